@@ -1,0 +1,173 @@
+"""Reading and writing single frames through OpenImageIO.
+
+A frame keeps what the file said: its pixel type (half stays half), channel
+names, metadata and data/display windows. Writing copies the source frame's
+header, so what leaves the tool looks like what came in; it goes to a
+temporary file beside the target and is renamed into place, so a reader (or a
+crash) never sees half a frame.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import OpenImageIO as oiio
+
+from .errors import ImageReadError, OutputError
+
+# Refuse headers that declare absurd sizes before allocating anything: a
+# corrupt or hostile file must not take the machine's memory down.
+MAX_SIDE = 65536
+MAX_FRAME_BYTES = 8 * 1024**3
+
+_NUMPY_TYPES = {
+    oiio.HALF: np.float16,
+    oiio.FLOAT: np.float32,
+    oiio.DOUBLE: np.float64,
+    oiio.UINT8: np.uint8,
+    oiio.UINT16: np.uint16,
+}
+
+
+@dataclass
+class Frame:
+    """One image: pixels in the file's own type plus the header they came with."""
+
+    pixels: np.ndarray  # (height, width, channels) of the data window
+    spec: oiio.ImageSpec
+    path: str = ""
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(self.spec.channelnames)
+
+    @property
+    def data_window(self) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of the stored pixels."""
+        s = self.spec
+        return (s.x, s.y, s.width, s.height)
+
+    @property
+    def display_window(self) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of the frame as a compositor sees it."""
+        s = self.spec
+        return (s.full_x, s.full_y, s.full_width, s.full_height)
+
+
+def pixel_dtype(spec: oiio.ImageSpec) -> np.dtype:
+    """The numpy type that holds the file's pixels without loss.
+
+    Files whose channels differ in type (half colour with a float depth, say)
+    are held as float32, which every such channel converts to and back from
+    exactly.
+    """
+    if len(set(str(t) for t in spec.channelformats)) > 1:
+        return np.dtype(np.float32)
+    base = spec.format.basetype
+    if base not in _NUMPY_TYPES:
+        return np.dtype(np.float32)
+    return np.dtype(_NUMPY_TYPES[base])
+
+
+def read_spec(path: str) -> oiio.ImageSpec:
+    """Read and check a file's header without decoding pixels."""
+    inp = _open(path)
+    try:
+        spec = oiio.ImageSpec(inp.spec())
+    finally:
+        inp.close()
+    _check_spec(path, spec)
+    return spec
+
+
+def read_frame(path: str) -> Frame:
+    """Decode the first subimage of a file, in its own pixel type."""
+    inp = _open(path)
+    try:
+        spec = oiio.ImageSpec(inp.spec())
+        _check_spec(path, spec)
+        dtype = pixel_dtype(spec)
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.TypeDesc(_typedesc_name(dtype)))
+        if pixels is None or not isinstance(pixels, np.ndarray):
+            raise ImageReadError(f"Cannot decode {path}: {inp.geterror() or oiio.geterror() or 'truncated or corrupt file'}.")
+    finally:
+        inp.close()
+    pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
+    return Frame(pixels=pixels, spec=spec, path=path)
+
+
+def write_frame(path: str, pixels: np.ndarray, spec: oiio.ImageSpec, *, overwrite: bool = False) -> None:
+    """Write pixels with the given header, atomically (temp file + rename).
+
+    ``spec`` is normally the source frame's, so metadata, channel names,
+    windows and pixel type carry over. Without ``overwrite`` an existing file
+    is never replaced.
+    """
+    if not overwrite and os.path.exists(path):
+        raise OutputError(f"{path} exists; pass overwrite to replace it.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"Output folder {folder} does not exist.")
+    expected = (spec.height, spec.width, spec.nchannels)
+    if pixels.shape != expected:
+        raise OutputError(f"Pixels of shape {pixels.shape} do not fit the header of {path} {expected}.")
+    base, ext = os.path.splitext(os.path.basename(path))
+    temp = os.path.join(folder, f".{base}.partial-{uuid.uuid4().hex[:8]}{ext}")
+    try:
+        _write(temp, np.ascontiguousarray(pixels), spec, target=path)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _write(path: str, pixels: np.ndarray, spec: oiio.ImageSpec, target: str) -> None:
+    # Messages name the target the caller asked for, not the hidden temp file
+    # (which is removed again and would send the user looking for nothing).
+    def fail(what: str, detail: str) -> OutputError:
+        return OutputError(f"{what} {target}: {detail.replace(path, target)}")
+
+    out = oiio.ImageOutput.create(path)
+    if out is None:
+        raise fail("No image writer for", oiio.geterror())
+    try:
+        if not out.open(path, spec):
+            raise fail("Cannot create", out.geterror())
+        if not out.write_image(pixels):
+            raise fail("Cannot write", out.geterror())
+    finally:
+        out.close()
+
+
+def _open(path: str) -> "oiio.ImageInput":
+    if not os.path.isfile(path):
+        raise ImageReadError(f"{path} does not exist or is not a file.")
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise ImageReadError(f"Cannot read {path}: {oiio.geterror() or 'unknown image format'}.")
+    return inp
+
+
+def _check_spec(path: str, spec: oiio.ImageSpec) -> None:
+    if spec.deep:
+        raise ImageReadError(f"{path} is a deep image; flatten it first (deep data is not supported).")
+    if spec.width <= 0 or spec.height <= 0 or spec.nchannels <= 0:
+        raise ImageReadError(f"{path} declares an empty image ({spec.width}x{spec.height}, {spec.nchannels} channels).")
+    if spec.width > MAX_SIDE or spec.height > MAX_SIDE:
+        raise ImageReadError(f"{path} declares {spec.width}x{spec.height} pixels, over the {MAX_SIDE} limit per side.")
+    size = spec.width * spec.height * spec.nchannels * pixel_dtype(spec).itemsize
+    if size > MAX_FRAME_BYTES:
+        raise ImageReadError(f"{path} declares {size / 1024**3:.1f} GiB of pixels, over the {MAX_FRAME_BYTES // 1024**3} GiB limit.")
+
+
+def _typedesc_name(dtype: np.dtype) -> str:
+    return {
+        np.float16: "half",
+        np.float32: "float",
+        np.float64: "double",
+        np.uint8: "uint8",
+        np.uint16: "uint16",
+    }[np.dtype(dtype).type]

@@ -1,0 +1,172 @@
+"""One inpainting job end to end: check the shot, train on it, fill every frame, write.
+
+Everything that can be checked is checked before the first iteration: frame
+presence and sizes, the matte, NaN/Inf pixels, and whether the outputs would
+overwrite anything. Outputs are written frame by frame, each atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .dataset import load_training_data
+from .device import select_device
+from .errors import Cancelled, OutputError
+from .image_io import write_frame
+from .infer import inpaint_frame
+from .sequence import SequencePattern, format_frame_list
+from .shot import Shot, ShotSpec
+from .train import Progress, Trainer, TrainSettings
+
+WORK_FOLDER = ".internal_inpaint"
+
+
+@dataclass
+class JobSpec:
+    shot: ShotSpec
+    output: str  # pattern, e.g. 'clean.####.exr'
+    train: TrainSettings = field(default_factory=TrainSettings)
+    device: str = "auto"
+    work_dir: str | None = None  # checkpoints; default: a hidden folder beside the outputs
+    resume: bool = False
+    overwrite: bool = False
+
+
+@dataclass
+class JobResult:
+    frames: list[int]
+    outputs: list[str]
+    filled_frames: int  # frames with a hole, filled by the network
+    copied_frames: int  # frames without a hole, written unchanged
+    iterations: int
+    final_loss: float
+    hole_fraction: float
+    device: str
+    checkpoint: str | None
+    train_seconds: float
+    total_seconds: float
+
+
+class JobReporter:
+    """Receives a job's news; the default ignores it. Subclass to show it."""
+
+    def stage(self, message: str) -> None:
+        """A step of the job begins (reading, training, writing)."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should know, that does not stop the job."""
+
+    def progress(self, progress: Progress) -> None:
+        """One training iteration is done."""
+
+    def frame_written(self, frame: int, path: str, done: int, total: int) -> None:
+        """One output frame is on disk."""
+
+
+def run_job(
+    spec: JobSpec,
+    reporter: JobReporter | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    preview_every: int = 0,
+) -> JobResult:
+    """Run a whole job; raises an InpaintError subclass with a clear message on bad input."""
+    reporter = reporter or JobReporter()
+    started = time.monotonic()
+    shot = Shot(spec.shot)
+    outputs = plan_outputs(spec.output, shot, spec.overwrite)
+    device = select_device(spec.device)
+    reporter.stage(f"Reading {len(shot.frames)} frames of {spec.shot.plate} ({shot.width}x{shot.height})")
+    data = load_training_data(shot, seed=spec.train.seed)
+    hole_fraction = data.hole_fraction
+    if not data.holes.any():
+        reporter.warning("The matte is empty in every frame: nothing to remove, frames are copied through unchanged.")
+        _write_outputs(shot, outputs, None, spec, reporter, should_cancel)
+        return JobResult(shot.frames, list(outputs.values()), 0, len(shot.frames), 0, float("nan"),
+                         0.0, str(device), None, 0.0, time.monotonic() - started)
+    _warn_full_frames(data, reporter)
+
+    checkpoint = _checkpoint_path(spec, outputs)
+    trainer = Trainer(data, spec.train, device, checkpoint)
+    if spec.resume and trainer.resume():
+        reporter.stage(f"Resuming from {checkpoint} at iteration {trainer.iteration}")
+    elif os.path.exists(checkpoint):
+        reporter.warning(f"Starting over; the earlier checkpoint {checkpoint} will be replaced (use --resume to continue it).")
+    reporter.stage(f"Training on {device} for {spec.train.iterations} iterations ({100 * hole_fraction:.1f}% of pixels to fill)")
+    train_started = time.monotonic()
+    trainer.train(reporter.progress, should_cancel, preview_every)
+    train_seconds = time.monotonic() - train_started
+
+    del data
+    trainer.release_training_data()  # inference streams frames from disk
+    reporter.stage(f"Writing {len(outputs)} frames to {spec.output}")
+    counts = _write_outputs(shot, outputs, trainer, spec, reporter, should_cancel)
+    return JobResult(
+        frames=shot.frames, outputs=list(outputs.values()), filled_frames=counts[0], copied_frames=counts[1],
+        iterations=trainer.iteration, final_loss=trainer.last_loss, hole_fraction=hole_fraction,
+        device=str(device), checkpoint=checkpoint, train_seconds=train_seconds,
+        total_seconds=time.monotonic() - started,
+    )
+
+
+def plan_outputs(pattern: str, shot: Shot, overwrite: bool) -> dict[int, str]:
+    """Output path per frame, refusing to write over inputs, or over anything without ``overwrite``."""
+    sequence = SequencePattern.parse(pattern)
+    outputs = {frame: sequence.path(frame) for frame in shot.frames}
+    inputs = set(map(os.path.realpath, shot.plate_paths.values()))
+    if shot.mask_paths:
+        inputs |= set(map(os.path.realpath, shot.mask_paths.values()))
+    clashes = [f for f, p in outputs.items() if os.path.realpath(p) in inputs]
+    if clashes:
+        raise OutputError(
+            f"Output {pattern!r} would overwrite input files (frames {format_frame_list(clashes)}); "
+            "choose another output path. Inputs are never overwritten."
+        )
+    existing = [f for f, p in outputs.items() if os.path.exists(p)]
+    if existing and not overwrite:
+        raise OutputError(
+            f"{len(existing)} output files exist already (frames {format_frame_list(existing)}, e.g. "
+            f"{outputs[existing[0]]}); pass --overwrite to replace them."
+        )
+    folder = os.path.dirname(os.path.abspath(outputs[shot.frames[0]]))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Cannot create output folder {folder}: {exc.strerror}.") from exc
+    return outputs
+
+
+def _write_outputs(shot, outputs, trainer, spec, reporter, should_cancel) -> tuple[int, int]:
+    filled = copied = 0
+    for done, frame in enumerate(shot.frames, start=1):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"Cancelled while writing, after {done - 1} of {len(outputs)} frames.")
+        plate, hole = shot.read(frame)
+        if trainer is None or not hole.any():
+            pixels, copied = plate.pixels, copied + 1
+        else:
+            pixels = inpaint_frame(trainer.model, trainer.data.encoding, plate.pixels, shot.colour(plate),
+                                   hole, shot.colour_channels, trainer.device)
+            filled += 1
+        write_frame(outputs[frame], pixels, plate.spec, overwrite=spec.overwrite)
+        reporter.frame_written(frame, outputs[frame], done, len(outputs))
+    return filled, copied
+
+
+def _checkpoint_path(spec: JobSpec, outputs: dict[int, str]) -> str:
+    first_output = next(iter(outputs.values()))
+    folder = spec.work_dir or os.path.join(os.path.dirname(os.path.abspath(first_output)), WORK_FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(SequencePattern.parse(spec.output).prefix)).strip("._")
+    return os.path.join(folder, f"{name or 'job'}.ckpt")
+
+
+def _warn_full_frames(data, reporter: JobReporter) -> None:
+    full = [f for f, hole in zip(data.frames, data.holes) if hole.all()]
+    if full:
+        reporter.warning(
+            f"The matte covers all of frames {format_frame_list(full)}: those are filled from the other frames alone."
+        )

@@ -1,0 +1,81 @@
+"""Training batches: random crops with holes borrowed from other frames.
+
+The network is taught to fill holes where the answer is known: each sample
+takes a frame's own hole, adds another frame's hole shifted to a random place
+(a circular shift, as in the paper), hides both, and asks for the frame back.
+The loss counts only pixels outside the frame's own hole, the pixels we know.
+Crops make the cost of an iteration independent of the frame size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dataset import TrainingData
+
+# Per frame, this many hole pixels are kept as anchors for placing a borrowed hole.
+_ANCHORS_PER_FRAME = 4096
+
+
+@dataclass
+class Batch:
+    masked: np.ndarray  # (B, C, h, w) float32, holes zeroed
+    hole: np.ndarray  # (B, 1, h, w) float32, 1 = hidden from the network
+    target: np.ndarray  # (B, C, h, w) float32, the frame
+    known: np.ndarray  # (B, 1, h, w) float32, 1 = pixel counts in the loss
+
+
+class PatchSampler:
+    """Draws batches of crops; all randomness comes from the given generator."""
+
+    def __init__(self, data: TrainingData, crop_size: int, batch_size: int, rng: np.random.Generator):
+        self.data = data
+        self.batch_size = batch_size
+        _, height, width, _ = data.images.shape
+        self.crop_h, self.crop_w = min(crop_size, height), min(crop_size, width)
+        self.rng = rng
+        self.donors = [t for t in range(len(data.frames)) if data.holes[t].any()]
+        self.anchors = [self._anchors(t) for t in self.donors]
+
+    def sample(self) -> Batch:
+        samples = [self._sample_one() for _ in range(self.batch_size)]
+        return Batch(*(np.stack(parts) for parts in zip(*samples)))
+
+    def _sample_one(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        data, rng = self.data, self.rng
+        t = int(rng.integers(len(data.frames)))
+        _, height, width, _ = data.images.shape
+        y = int(rng.integers(height - self.crop_h + 1))
+        x = int(rng.integers(width - self.crop_w + 1))
+        rows, cols = np.arange(y, y + self.crop_h), np.arange(x, x + self.crop_w)
+        own = data.holes[t, y : y + self.crop_h, x : x + self.crop_w]
+        hole = own | self._borrowed_hole(t, rows, cols)
+        target = data.images[t, y : y + self.crop_h, x : x + self.crop_w].astype(np.float32).transpose(2, 0, 1)
+        masked = target * ~hole
+        return masked, hole[None].astype(np.float32), target, (~own)[None].astype(np.float32)
+
+    def _borrowed_hole(self, t: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Another frame's hole, circularly shifted so that it lands in this crop."""
+        if not self.donors:
+            return np.zeros((len(rows), len(cols)), dtype=bool)
+        rng = self.rng
+        choices = [i for i, d in enumerate(self.donors) if d != t] or list(range(len(self.donors)))
+        pick = choices[int(rng.integers(len(choices)))]
+        donor, anchors = self.donors[pick], self.anchors[pick]
+        _, height, width, _ = self.data.images.shape
+        # Shift so a random hole pixel of the donor lands on a random pixel of the
+        # crop: still a uniform circular shift of the donor's hole, but one
+        # that is never wasted outside the crop.
+        ay, ax = anchors[int(rng.integers(len(anchors)))]
+        dy = int(rows[int(rng.integers(len(rows)))]) - ay
+        dx = int(cols[int(rng.integers(len(cols)))]) - ax
+        return self.data.holes[donor][np.ix_((rows - dy) % height, (cols - dx) % width)]
+
+    def _anchors(self, t: int) -> np.ndarray:
+        coords = np.argwhere(self.data.holes[t])
+        if len(coords) > _ANCHORS_PER_FRAME:
+            # A generator of its own: the batch stream's state stays a function of the seed alone.
+            coords = coords[np.random.default_rng(t).choice(len(coords), _ANCHORS_PER_FRAME, replace=False)]
+        return coords
