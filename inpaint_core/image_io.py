@@ -118,10 +118,24 @@ def write_frame(path: str, pixels: np.ndarray, spec: oiio.ImageSpec, *, overwrit
     temp = os.path.join(folder, f".{base}.partial-{uuid.uuid4().hex[:8]}{ext}")
     try:
         _write(temp, np.ascontiguousarray(pixels), spec, target=path)
-        os.replace(temp, path)
+        _move_into_place(temp, path, overwrite)
     finally:
         if os.path.exists(temp):
             os.remove(temp)
+
+
+def _move_into_place(temp: str, path: str, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temp, path)
+        return
+    # A hard link fails if the target appeared since the check above, so a
+    # file created meanwhile (another job, say) is never replaced.
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise OutputError(f"{path} exists; pass overwrite to replace it.") from None
+    except OSError:  # a filesystem without hard links: the earlier check has to do
+        os.replace(temp, path)
 
 
 def _write(path: str, pixels: np.ndarray, spec: oiio.ImageSpec, target: str) -> None:
