@@ -92,7 +92,8 @@ def read_frame(path: str) -> Frame:
         dtype = pixel_dtype(spec)
         pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.TypeDesc(_typedesc_name(dtype)))
         if pixels is None or not isinstance(pixels, np.ndarray):
-            raise ImageReadError(f"Cannot decode {path}: {inp.geterror() or oiio.geterror() or 'truncated or corrupt file'}.")
+            detail = _one_line(inp.geterror() or oiio.geterror()) or "truncated or corrupt file"
+            raise ImageReadError(f"Cannot decode {path}: {detail}.")
     finally:
         inp.close()
     pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
@@ -161,8 +162,14 @@ def _open(path: str) -> "oiio.ImageInput":
         raise ImageReadError(f"{path} does not exist or is not a file.")
     inp = oiio.ImageInput.open(path)
     if inp is None:
-        raise ImageReadError(f"Cannot read {path}: {oiio.geterror() or 'unknown image format'}.")
+        raise ImageReadError(f"Cannot read {path}: {_one_line(oiio.geterror()) or 'unknown image format'}.")
     return inp
+
+
+def _one_line(detail: str) -> str:
+    """OpenImageIO's error text on one line: it may hold several, often repeated, lines."""
+    lines = dict.fromkeys(line.strip().rstrip(".") for line in detail.splitlines())
+    return "; ".join(line for line in lines if line)
 
 
 def _check_spec(path: str, spec: oiio.ImageSpec) -> None:

@@ -79,6 +79,7 @@ def run_job(
     shot = Shot(spec.shot)
     outputs = plan_outputs(spec.output, shot, spec.overwrite)
     device = select_device(spec.device)
+    _warn_gaps(spec.shot, shot.frames, reporter)
     reporter.stage(f"Reading {len(shot.frames)} frames of {spec.shot.plate} ({shot.width}x{shot.height})")
     data = load_training_data(shot, seed=spec.train.seed)
     hole_fraction = data.hole_fraction
@@ -162,6 +163,18 @@ def _checkpoint_path(spec: JobSpec, outputs: dict[int, str]) -> str:
     os.makedirs(folder, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(SequencePattern.parse(spec.output).prefix)).strip("._")
     return os.path.join(folder, f"{name or 'job'}.ckpt")
+
+
+def _warn_gaps(shot_spec: ShotSpec, frames: list[int], reporter: JobReporter) -> None:
+    """A scanned sequence with holes in its numbering is often an unfinished render."""
+    if shot_spec.frames is not None or len(frames) < 2:
+        return
+    missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+    if missing:
+        reporter.warning(
+            f"Frames {format_frame_list(missing)} of {shot_spec.plate} are not on disk; the shot is processed without "
+            "them (pass --frames to make a gap an error)."
+        )
 
 
 def _warn_full_frames(data, reporter: JobReporter) -> None:

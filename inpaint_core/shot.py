@@ -116,7 +116,10 @@ class Shot:
 
     def _check_mask_headers(self) -> None:
         if self.mask_paths is None:
-            choose_mask_channel(self.channel_names, self.spec.mask_channel, self.plate_paths[self.frames[0]])
+            try:
+                choose_mask_channel(self.channel_names, self.spec.mask_channel, self.plate_paths[self.frames[0]])
+            except MaskError as exc:
+                raise MaskError(f"{exc} Or give a separate matte sequence with --mask.") from exc
             return
         plate_display = _windows(self.header)[1]
         for frame, path in self.mask_paths.items():

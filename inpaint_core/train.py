@@ -202,8 +202,13 @@ def load_checkpoint(path: str) -> dict:
     """Read a checkpoint written by Trainer.save_checkpoint, with a clear error if it is not one."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        raise CheckpointError(f"Cannot read checkpoint {path}: {exc}. Delete it to start over.") from exc
+    except OSError as exc:
+        raise CheckpointError(f"Cannot read checkpoint {path}: {exc.strerror or exc}.") from exc
+    except Exception as exc:  # noqa: BLE001 - torch raises many types on a corrupt file (UnpicklingError, EOFError, ...)
+        # torch's own messages run over many lines and suggest weights_only=False: not for a user.
+        raise CheckpointError(
+            f"Checkpoint {path} is corrupt or not a checkpoint ({type(exc).__name__}); delete it to start over."
+        ) from exc
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path} is not an InternalInpaint checkpoint of version {CHECKPOINT_VERSION}.")
     return state

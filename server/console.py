@@ -67,23 +67,25 @@ class ConsoleReporter(JobReporter):
 
 
 class CancelOnInterrupt:
-    """First Ctrl-C asks the job to stop cleanly (checkpoint first); a second one aborts."""
+    """First Ctrl-C (or a farm's SIGTERM) stops the job cleanly, checkpoint first; a second one aborts."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        self._previous = None
+        self._previous: dict = {}
 
     def __call__(self) -> bool:
         return self.requested.is_set()
 
     def __enter__(self) -> "CancelOnInterrupt":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested.is_set():
