@@ -10,7 +10,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from inpaint_core.errors import Cancelled, CheckpointError, InpaintError, InputError, OutputError
-from inpaint_core.pipeline import JobReporter, JobResult
+from inpaint_core.pipeline import JobReporter, JobResult, JobSpec, run_job
 from inpaint_core.train import Progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_OUTPUT, EXIT_CHECKPOINT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
@@ -92,6 +92,18 @@ class CancelOnInterrupt:
             raise KeyboardInterrupt
         self.requested.set()
         say("\nStopping after this iteration and saving a checkpoint (Ctrl-C again to abort at once)...")
+
+
+def run_job_with_console(spec: JobSpec, quiet: bool = False) -> JobResult:
+    """Run a job with progress bars and Ctrl-C/SIGTERM cancellation; print its summary."""
+    reporter = ConsoleReporter(quiet=quiet)
+    with CancelOnInterrupt() as cancel:
+        try:
+            result = run_job(spec, reporter, should_cancel=cancel)
+        finally:
+            reporter.close()
+    say(summary(result))
+    return result
 
 
 def run_reporting_errors(job: Callable[[], int], debug: bool = False) -> int:

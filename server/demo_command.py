@@ -15,16 +15,15 @@ import numpy as np
 
 from inpaint_core.baselines import telea_fill
 from inpaint_core.display import contact_sheet, mask_overlay, to_display_uint8, write_png_rgb
-from inpaint_core.errors import OutputError
+from inpaint_core.errors import InputError, OutputError
 from inpaint_core.image_io import read_frame
 from inpaint_core.metrics import psnr_in_mask
-from inpaint_core.pipeline import JobSpec, run_job
+from inpaint_core.pipeline import JobSpec
 from inpaint_core.presets import preset_settings
-from inpaint_core.sequence import SequencePattern
 from inpaint_core.shot import ShotSpec
 from inpaint_core.synthetic import make_clip, write_exr_sequence
 
-from .console import EXIT_OK, CancelOnInterrupt, ConsoleReporter, run_reporting_errors, say, summary
+from .console import EXIT_OK, run_job_with_console, run_reporting_errors, say
 
 MARKER = ".internal-inpaint-demo"  # marks a folder as the demo's own, safe to replace
 FIRST_FRAME = 1001
@@ -69,13 +68,7 @@ def _demo(args: argparse.Namespace) -> int:
         train=preset_settings(args.preset, iterations=args.iterations),
         device=args.device,
     )
-    reporter = ConsoleReporter()
-    with CancelOnInterrupt() as cancel:
-        try:
-            result = run_job(spec, reporter, should_cancel=cancel)
-        finally:
-            reporter.close()
-    say(summary(result))
+    result = run_job_with_console(spec)
 
     cleaned = np.stack([read_frame(p).pixels[..., :3].astype(np.float32) for p in result.outputs])
     telea = np.stack([telea_fill(clip.plate[t], clip.mask[t]) for t in range(len(frames))])
@@ -84,7 +77,7 @@ def _demo(args: argparse.Namespace) -> int:
     say(f"PSNR inside the hole against the true background: InternalInpaint {ours_db:.2f} dB, per-frame OpenCV Telea {telea_db:.2f} dB")
     sheet_path = os.path.join(folder, "contact_sheet.png")
     write_png_rgb(sheet_path, _sheet(clip, cleaned, telea))
-    say(f"Plate:  {SequencePattern.parse(plate_pattern).pattern}  (matte in alpha)")
+    say(f"Plate:  {plate_pattern}  (matte in alpha)")
     say(f"Result: {output_pattern}")
     say(f"Before/after contact sheet: {sheet_path}  (rows: plate with matte, per-frame Telea, InternalInpaint, true background)")
     return EXIT_OK
@@ -103,8 +96,6 @@ def _sheet(clip, cleaned: np.ndarray, telea: np.ndarray) -> np.ndarray:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from inpaint_core.errors import InputError
-
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:

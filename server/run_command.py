@@ -6,12 +6,12 @@ import argparse
 
 from inpaint_core.device import DEVICE_CHOICES
 from inpaint_core.masks import DEFAULT_THRESHOLD
-from inpaint_core.pipeline import JobSpec, run_job
+from inpaint_core.pipeline import JobSpec
 from inpaint_core.presets import PRESETS, preset_settings
 from inpaint_core.sequence import parse_frame_range
 from inpaint_core.shot import NONFINITE_POLICIES, ShotSpec
 
-from .console import EXIT_OK, CancelOnInterrupt, ConsoleReporter, run_reporting_errors, say, summary
+from .console import EXIT_OK, run_job_with_console, run_reporting_errors
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -68,11 +68,5 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
     )
-    reporter = ConsoleReporter(quiet=args.quiet)
-    with CancelOnInterrupt() as cancel:
-        try:
-            result = run_job(spec, reporter, should_cancel=cancel)
-        finally:
-            reporter.close()
-    say(summary(result))
+    run_job_with_console(spec, quiet=args.quiet)
     return EXIT_OK
