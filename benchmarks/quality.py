@@ -1,0 +1,170 @@
+"""Quality inside the holes: baselines and the learned inpainter at wall-clock budgets.
+
+Our method is trained with a loop around ``Trainer.step()`` rather than
+``Trainer.train()``: the presets' iteration counts are replaced by budgets of
+training time, and the model is evaluated each time a budget is reached. Only
+the steps are timed; evaluation (inference on every frame and scoring) is
+not counted against the budget. A budget may be overrun by at most one step.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from inpaint_core.baselines import telea_fill
+from inpaint_core.dataset import load_training_data
+from inpaint_core.infer import inpaint_frame
+from inpaint_core.presets import preset_settings
+from inpaint_core.shot import Shot, ShotSpec
+from inpaint_core.train import Trainer
+
+from .clips import BenchClip
+from .flow_baseline import flow_guided_fill
+from .scoring import FlowReference, flow_reference, score
+
+# The trainer wants an iteration count; the budgets stop the loop long before this.
+_UNLIMITED_ITERATIONS = 10**9
+
+BASELINES = ("telea", "flow")
+
+
+@dataclass
+class MethodScore:
+    method: str  # 'telea', 'flow' or a preset name
+    budget_s: float | None  # training budget; None for the baselines
+    run_s: float  # training seconds actually spent (ours) or the whole fill (baselines)
+    iterations: int  # training steps done (0 for baselines)
+    fill_s: float  # seconds to fill every frame once trained (ours: inference only)
+    psnr: float
+    ssim: float
+    flicker: float
+    # Process CPU time over wall time x torch threads while training: well under 1 means the
+    # run did not have the cores to itself (another process competed) or waited on serial work.
+    cpu_share: float = 1.0
+
+
+@dataclass
+class ClipResult:
+    clip: str
+    description: str
+    frames: int
+    width: int
+    height: int
+    hole_fraction: float
+    truth_flicker: float
+    scores: list[MethodScore] = field(default_factory=list)
+
+
+@dataclass
+class Showcase:
+    """Results kept in memory for a clip's image strip."""
+
+    telea: np.ndarray
+    flow: np.ndarray
+    ours: np.ndarray | None = None
+    ours_label: str = ""
+    ours_psnr: float = -np.inf
+
+
+def run_clip(
+    clip: BenchClip,
+    presets: list[str],
+    budgets_s: list[float],
+    device: torch.device,
+    log: Callable[[str], None],
+) -> tuple[ClipResult, Showcase]:
+    """Score both baselines and every preset at every budget on one clip."""
+    reference = flow_reference(clip)
+    width, height = clip.size
+    result = ClipResult(clip.name, clip.description, len(clip.frames), width, height,
+                        clip.hole_fraction, reference.truth_flicker)
+    telea, telea_score = _run_baseline("telea", _telea_clip, clip, reference)
+    flow, flow_score = _run_baseline("flow", flow_guided_fill, clip, reference)
+    result.scores += [telea_score, flow_score]
+    for baseline in (telea_score, flow_score):
+        log(f"{clip.name}: {baseline.method}: {baseline.psnr:.2f} dB, SSIM {baseline.ssim:.3f}, "
+            f"flicker {baseline.flicker:.2f} ({baseline.run_s:.1f} s)")
+    showcase = Showcase(telea, flow)
+    for preset in presets:
+        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference):
+            result.scores.append(method_score)
+            log(f"{clip.name}: {preset} at {method_score.budget_s / 60:g} min ({method_score.iterations} it): "
+                f"{method_score.psnr:.2f} dB, SSIM {method_score.ssim:.3f}, flicker {method_score.flicker:.2f}")
+            if method_score.psnr > showcase.ours_psnr:
+                showcase.ours, showcase.ours_psnr = filled, method_score.psnr
+                showcase.ours_label = f"ours: {preset}, {method_score.budget_s / 60:g} min"
+    return result, showcase
+
+
+def _telea_clip(plate: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    return np.stack([telea_fill(frame, mask) if mask.any() else frame for frame, mask in zip(plate, hole)])
+
+
+def _run_baseline(
+    name: str,
+    fill: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    clip: BenchClip,
+    reference: FlowReference,
+) -> tuple[np.ndarray, MethodScore]:
+    start = time.perf_counter()
+    filled = fill(clip.plate, clip.hole)
+    seconds = time.perf_counter() - start
+    scores = score(filled, clip, reference)
+    return filled, MethodScore(name, None, seconds, 0, seconds, scores.psnr, scores.ssim, scores.flicker)
+
+
+def train_with_budgets(
+    clip: BenchClip,
+    preset: str,
+    budgets_s: list[float],
+    device: torch.device,
+    reference: FlowReference,
+) -> Iterator[tuple[MethodScore, np.ndarray]]:
+    """Train one preset from scratch, yielding its score (and fill) each time a budget is reached."""
+    shot = Shot(ShotSpec(plate=clip.plate_pattern))
+    data = load_training_data(shot)
+    trainer = Trainer(data, preset_settings(preset, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0), device)
+    trained = cpu = 0.0
+    try:
+        for budget in sorted(budgets_s):
+            while trained < budget:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                trainer.step()
+                synchronize(device)
+                trained += time.perf_counter() - start
+                cpu += time.process_time() - start_cpu
+            filled, fill_s = fill_clip(trainer, shot)
+            scores = score(filled, clip, reference)
+            share = cpu / (trained * torch.get_num_threads())
+            yield MethodScore(preset, budget, trained, trainer.iteration, fill_s,
+                              scores.psnr, scores.ssim, scores.flicker, share), filled
+    finally:
+        del trainer, data
+        gc.collect()  # the next preset's peak memory should not include this one's
+
+
+def fill_clip(trainer: Trainer, shot: Shot) -> tuple[np.ndarray, float]:
+    """Every frame filled by the current model, as the pipeline writes it; and the seconds spent inferring."""
+    frames = []
+    seconds = 0.0
+    for frame in shot.frames:
+        plate, hole = shot.read(frame)
+        start = time.perf_counter()
+        pixels = inpaint_frame(trainer.model, trainer.data.encoding, plate.pixels, shot.colour(plate), hole,
+                               shot.colour_channels, trainer.device)
+        synchronize(trainer.device)
+        seconds += time.perf_counter() - start
+        frames.append(pixels[..., shot.colour_channels].astype(np.float32))
+    return np.stack(frames), seconds
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timing measures the work and not its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

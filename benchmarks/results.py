@@ -1,0 +1,103 @@
+"""Everything one run measured, kept as JSON so the report can be redrawn without rerunning."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import cv2
+import numpy as np
+import OpenImageIO as oiio
+import torch
+
+from .quality import ClipResult, MethodScore
+from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
+
+
+@dataclass
+class RunResults:
+    suite: str
+    command: str
+    environment: dict[str, str]
+    clips: list[ClipResult] = field(default_factory=list)
+    speed: SpeedResult | None = None
+    seconds: float = 0.0  # wall-clock time of the whole run
+
+
+def environment(device: torch.device) -> dict[str, str]:
+    """What the numbers depend on: the machine, the libraries and the code."""
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": _cpu_model(),
+        "cpu_count": str(os.cpu_count()),
+        "torch_threads": str(torch.get_num_threads()),
+        "device": str(device),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "openimageio": oiio.__version__,
+        "platform": platform.platform(),
+        "commit": _git_commit(),
+    }
+
+
+def save(results: RunResults, path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temp = f"{path}.partial"
+    with open(temp, "w") as handle:
+        json.dump(asdict(results), handle, indent=1)
+    os.replace(temp, path)
+
+
+def merge_clip(run: RunResults, clip: ClipResult) -> None:
+    """Add a clip's scores to the run, replacing earlier scores of the same method and budget."""
+    earlier = next((c for c in run.clips if c.clip == clip.clip), None)
+    if earlier is None:
+        run.clips.append(clip)
+        return
+    new_keys = {(s.method, s.budget_s) for s in clip.scores}
+    kept = [s for s in earlier.scores if (s.method, s.budget_s) not in new_keys]
+    earlier.scores = kept + clip.scores
+    order = {name: i for i, name in enumerate(("telea", "flow", "draft", "standard", "final"))}
+    earlier.scores.sort(key=lambda s: (order.get(s.method, len(order)), s.budget_s or 0.0))
+
+
+def load(path: str) -> RunResults:
+    with open(path) as handle:
+        raw = json.load(handle)
+    clips = [ClipResult(**{**c, "scores": [MethodScore(**s) for s in c["scores"]]}) for c in raw["clips"]]
+    speed = None
+    if raw.get("speed"):
+        s = raw["speed"]
+        speed = SpeedResult(s["threads"], s["matmul_gflops"], s["matmul_runs"], [TrainSpeed(**t) for t in s["train"]],
+                            [InferSpeed(**i) for i in s["infer"]], [IoSpeed(**i) for i in s["io"]])
+    return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"])
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux
+    return platform.processor() or "unknown"
+
+
+def _git_commit() -> str:
+    """The checked-out commit, and whether the working tree differs from it (read-only git calls)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" with uncommitted changes" if dirty else "")

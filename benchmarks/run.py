@@ -1,0 +1,212 @@
+"""Entry point: build the clips, measure quality and speed, write docs/benchmarks.md and docs/img/*.png.
+
+    .venv/bin/python -m benchmarks --quick     # about 15 minutes on 2 CPU cores
+    .venv/bin/python -m benchmarks             # the full suite (about 3 hours on 2 CPU cores)
+    .venv/bin/python -m benchmarks --report-only   # redraw the report from the last run's results
+    .venv/bin/python -m benchmarks --quick --clips blackswan --presets draft --budgets 10 --only quality --merge
+                                                   # add one measurement to the last run's results
+
+A run on a shared machine is slowed by anything else running on it: run it
+alone for numbers worth comparing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from inpaint_core.device import select_device
+
+from . import report, results, speed
+from .clips import BenchClip, build_clip
+from .quality import run_clip
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRESETS = ("draft", "standard", "final")
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    clip: str
+    frames: int
+    presets: tuple[str, ...]
+    budgets_min: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    plans: tuple[ClipPlan, ...]
+    train_steps: dict[str, int]  # timed training steps per preset for the throughput table
+    infer_frames: int
+    hd_frames: int  # also time inference on this many 1920x1080 frames (tens of seconds each on a CPU); 0: skip
+    io_frames: int  # frames per EXR I/O measurement
+    io_repeats: int
+
+
+# Quick: the real clip at every preset, 1 and 3 minutes; the long-occlusion clip, draft, 1 minute.
+QUICK = Suite(
+    name="quick",
+    plans=(
+        ClipPlan("blackswan", 30, PRESETS, (1, 3)),
+        ClipPlan("tracking_blob", 24, ("draft",), (1,)),
+    ),
+    train_steps={"draft": 8, "standard": 3, "final": 2},
+    infer_frames=4,
+    hd_frames=0,
+    io_frames=6,
+    io_repeats=3,
+)
+
+# Full: all 50 frames of the real clip and both procedural clips, up to 30 (real) or 10 minutes.
+FULL = Suite(
+    name="full",
+    plans=(
+        ClipPlan("blackswan", 50, PRESETS, (1, 3, 10, 30)),
+        ClipPlan("pan_pole", 24, PRESETS, (1, 3, 10)),
+        ClipPlan("tracking_blob", 24, PRESETS, (1, 3, 10)),
+    ),
+    train_steps={"draft": 30, "standard": 10, "final": 4},
+    infer_frames=10,
+    hd_frames=3,
+    io_frames=20,
+    io_repeats=3,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    cache = os.path.abspath(args.cache_dir)
+    results_path = os.path.join(cache, "results.json")
+    markdown = os.path.join(args.docs, "benchmarks.md")
+    images = os.path.join(args.docs, "img")
+    if args.report_only:
+        report.write_report(results.load(results_path), markdown, images)
+        print(f"Rewrote {markdown} from {results_path}")
+        return 0
+    suite = _customise(QUICK if args.quick else FULL, args)
+    device = select_device(args.device)
+    command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+    run = results.RunResults(suite.name, command.strip(), results.environment(device))
+    if args.merge:
+        run = _previous_results(results_path, run)
+    started = time.monotonic() - run.seconds  # a merged run's time adds to the earlier one's
+    os.makedirs(images, exist_ok=True)
+    clips = _build_clips(suite, cache)
+    if "speed" in args.only:  # first, while the process is small: its memory figures are then the stages' own
+        run.speed = _measure_speed(suite, clips[suite.plans[0].clip], cache, device)
+        _save(run, started, results_path)
+    if "quality" in args.only:
+        for plan in suite.plans:
+            clip_result, showcase = run_clip(clips[plan.clip], list(plan.presets),
+                                             [60.0 * m for m in plan.budgets_min], device, _log)
+            report.write_strip(clips[plan.clip], showcase, os.path.join(images, f"strip_{plan.clip}.png"))
+            results.merge_clip(run, clip_result)
+            del showcase
+            gc.collect()
+            _save(run, started, results_path)
+    _save(run, started, results_path)
+    report.write_report(run, markdown, images)
+    _log(f"Done in {run.seconds / 60:.1f} min: {markdown}, figures in {images}, raw results in {results_path}")
+    return 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the ~15-minute suite instead of the full one")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu: the benchmark of record)")
+    parser.add_argument("--only", default="quality,speed", type=lambda s: set(s.split(",")),
+                        help="comma list of sections to run: quality, speed (default both)")
+    parser.add_argument("--clips", type=lambda s: s.split(","), help="run only these clips of the suite")
+    parser.add_argument("--presets", type=lambda s: tuple(s.split(",")), help="run only these presets")
+    parser.add_argument("--budgets", type=lambda s: tuple(float(m) for m in s.split(",")),
+                        help="training budgets in minutes, replacing the suite's (e.g. 1,3,10)")
+    parser.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where benchmarks.md and img/ go")
+    parser.add_argument("--cache-dir", default=os.path.join(ROOT, "benchmarks", ".cache"),
+                        help="clips and raw results (not committed)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
+    parser.add_argument("--merge", action="store_true",
+                        help="add this run's measurements to the last run's results (replacing the same "
+                             "clip/method/budget and, if measured, the speed section) instead of starting afresh")
+    args = parser.parse_args(argv)
+    unknown = args.only - {"quality", "speed"}
+    if unknown:
+        parser.error(f"unknown section(s) for --only: {', '.join(sorted(unknown))}")
+    return args
+
+
+def _customise(suite: Suite, args: argparse.Namespace) -> Suite:
+    """The suite narrowed by --clips / --presets / --budgets, for targeted reruns."""
+    plans = [p for p in suite.plans if not args.clips or p.clip in args.clips]
+    if args.clips and not plans:
+        raise SystemExit(f"None of {args.clips} is in the {suite.name} suite "
+                         f"({', '.join(p.clip for p in suite.plans)}).")
+    plans = [replace(p, presets=args.presets or p.presets, budgets_min=args.budgets or p.budgets_min) for p in plans]
+    steps = {k: v for k, v in suite.train_steps.items() if not args.presets or k in args.presets}
+    return replace(suite, plans=tuple(plans), train_steps=steps)
+
+
+def _previous_results(path: str, run: results.RunResults) -> results.RunResults:
+    """The last run's results, to be extended by this one: its command and environment noted alongside."""
+    if not os.path.exists(path):
+        raise SystemExit(f"--merge: there are no earlier results at {path}; run the suite once without --merge.")
+    previous = results.load(path)
+    previous.command = f"{previous.command}; then {run.command}"
+    previous.environment["merged"] = f"{run.environment['date']} at {run.environment['commit']}"
+    return previous
+
+
+def _build_clips(suite: Suite, cache: str) -> dict[str, BenchClip]:
+    clips = {}
+    for plan in suite.plans:
+        clips[plan.clip] = build_clip(plan.clip, plan.frames, cache)
+        clip = clips[plan.clip]
+        _log(f"clip {clip.name}: {len(clip.frames)} frames {clip.size[0]}x{clip.size[1]}, "
+             f"{100 * clip.hole_fraction:.1f}% hidden")
+    return clips
+
+
+def _measure_speed(suite: Suite, clip: BenchClip, cache: str, device: torch.device) -> speed.SpeedResult:
+    first_peak = speed.matmul_peak_gflops(device)
+    _log(f"matmul peak {first_peak:.1f} GFLOP/s")
+    result = speed.SpeedResult(torch.get_num_threads(), first_peak, [first_peak])
+    for preset, steps in suite.train_steps.items():
+        train = speed.train_speed(clip, preset, steps, device)
+        result.train.append(train)
+        _log(f"train {preset}: {train.gflop_per_step:.1f} GFLOP/step, {train.seconds_per_step:.2f} s/step, "
+             f"{train.gflops:.1f} GFLOP/s, peak RSS {train.peak_rss_mb:.0f} MB (from {train.base_rss_mb:.0f})")
+    sizes = [(None, suite.infer_frames)] + ([(speed.HD, suite.hd_frames)] if suite.hd_frames else [])
+    for size, frames in sizes:
+        for preset in suite.train_steps:
+            infer = speed.infer_speed(clip, preset, frames, size, device)
+            result.infer.append(infer)
+            _log(f"infer {preset} {infer.width}x{infer.height}: {infer.seconds_per_frame:.3f} s/frame")
+    folder = os.path.join(cache, "io")
+    for size in (None, speed.HD):
+        frames = len(clip.frames) if size is None else suite.io_frames
+        io = speed.io_speed(clip, folder, size, frames, suite.io_repeats)
+        result.io.append(io)
+        _log(f"io {io.label}: read {io.read_mbs:.0f} (raw {io.raw_read_mbs:.0f}) MB/s, "
+             f"write {io.write_mbs:.0f} (raw {io.raw_write_mbs:.0f}) MB/s")
+    # Measured again at the end: a CPU's clock and its neighbours vary, and the ratio needs the true peak.
+    result.matmul_runs.append(speed.matmul_peak_gflops(device))
+    result.matmul_gflops = max(result.matmul_runs)
+    for train in result.train:
+        train.peak_fraction = train.gflops / result.matmul_gflops
+        _log(f"train {train.preset}: {train.peak_fraction:.0%} of the {result.matmul_gflops:.1f} GFLOP/s peak")
+    return result
+
+
+def _save(run: results.RunResults, started: float, path: str) -> None:
+    run.seconds = time.monotonic() - started
+    results.save(run, path)
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
