@@ -1,1 +1,3 @@
-"""InternalInpaint's server side: the command line now; the gRPC server and client later."""
+"""InternalInpaint's server side: the command line, the gRPC server and the client library."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,461 @@
+"""The thin client of the InternalInpaint service, for host plugins, farm tasks and scripts.
+
+It needs only grpcio, protobuf and numpy (no torch, no image libraries), and
+runs on Python 3.9 (Nuke 14) and later, so a host can import it as it is.
+Callers see InpaintServiceError (or ValueError for their own bad input),
+never a raw grpc.RpcError: a plugin can show ``str(error)`` as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar
+
+import grpc
+import numpy as np
+from internal_inpaint.v1 import inpaint_pb2, inpaint_pb2_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_FALLBACK_CHUNK = 1024 * 1024
+_CHUNK_HEADROOM = 64 * 1024  # room for a chunk's other fields inside one message
+_MAX_DELAY = 10.0
+_MIN_TRANSFER_RATE = 1024 * 1024  # bytes/s: slower than this, a transfer is presumed stuck
+_DTYPES = {inpaint_pb2.HALF: np.dtype("<f2"), inpaint_pb2.FLOAT: np.dtype("<f4")}
+_PIXEL_TYPES = {2: inpaint_pb2.HALF, 4: inpaint_pb2.FLOAT}  # itemsize -> pixel type
+_FINISHED = (inpaint_pb2.DONE, inpaint_pb2.FAILED, inpaint_pb2.CANCELLED)
+
+T = TypeVar("T")
+
+
+class InpaintServiceError(Exception):
+    """A call failed; ``code`` is the gRPC status, ``message`` the server's one-line reason."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class JobFailed(InpaintServiceError):
+    """The job ended FAILED; ``job`` holds its final state, ``message`` why."""
+
+    def __init__(self, job: inpaint_pb2.Job):
+        super().__init__(grpc.StatusCode.ABORTED, job.message or f"Job {job.id} failed.")
+        self.job = job
+
+
+class JobCancelled(InpaintServiceError):
+    """The job ended CANCELLED (by someone, or by the server)."""
+
+    def __init__(self, job: inpaint_pb2.Job):
+        super().__init__(grpc.StatusCode.CANCELLED, job.message or f"Job {job.id} was cancelled.")
+        self.job = job
+
+
+def is_finished(state: int) -> bool:
+    """True for the states a job never leaves: DONE, FAILED, CANCELLED."""
+    return state in _FINISHED
+
+
+def preview_png(event: inpaint_pb2.JobEvent) -> Optional[bytes]:
+    """The PNG of a preview event, None for other events, so callbacks need no oneof logic."""
+    return event.preview.png if event.WhichOneof("detail") == "preview" else None
+
+
+def _code(err: grpc.RpcError) -> grpc.StatusCode:
+    code = getattr(err, "code", None)
+    return code() if callable(code) else grpc.StatusCode.UNKNOWN
+
+
+def _translate(err: grpc.RpcError, address: str = "") -> InpaintServiceError:
+    """The RpcError as an InpaintServiceError whose message fits on one line."""
+    details = getattr(err, "details", None)
+    text = (details() if callable(details) else None) or str(err)
+    message = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    code = _code(err)
+    if code == grpc.StatusCode.UNAVAILABLE and address:
+        message = f"No answer from the InternalInpaint server at {address}: {message}"
+    return InpaintServiceError(code, message)
+
+
+def _delay(attempt: int, backoff: float) -> float:
+    """Exponential backoff with a little jitter, so many farm tasks do not retry in step."""
+    delay = min(backoff * 2 ** attempt, _MAX_DELAY)
+    return delay + random.uniform(0.0, 0.1 * delay)
+
+
+def _with_retries(call: Callable[[], T], retries: int, backoff: float,
+                  sleep: Callable[[float], None] = time.sleep, address: str = "") -> T:
+    """Run ``call``, again after UNAVAILABLE (server restarting, network blip) up to ``retries`` times.
+
+    Other errors are final at once: repeating a refused request would be refused again.
+    """
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except grpc.RpcError as err:
+            if _code(err) != grpc.StatusCode.UNAVAILABLE or attempt >= retries:
+                raise _translate(err, address) from None
+        sleep(_delay(attempt, backoff))
+        attempt += 1
+
+
+def _frame_buffer(array: np.ndarray) -> memoryview:
+    """The frame's bytes as the contract wants them (little-endian, C order), without a copy if possible."""
+    if array.dtype.kind != "f" or array.dtype.itemsize not in _PIXEL_TYPES:
+        raise ValueError(f"Frames must be float16 or float32 arrays (got {array.dtype}).")
+    dtype = _DTYPES[_PIXEL_TYPES[array.dtype.itemsize]]
+    contiguous = np.ascontiguousarray(array, dtype=dtype)
+    return memoryview(contiguous.reshape(-1).view(np.uint8))
+
+
+def _frame_chunks(job_id: str, frame: int, buffer: memoryview, chunk_bytes: int) -> Iterator[inpaint_pb2.FrameChunk]:
+    """One frame as chunks; the last carries the SHA-256 the server checks the frame against."""
+    size = len(buffer)
+    digest = hashlib.sha256(buffer).hexdigest()
+    for offset in range(0, max(size, 1), chunk_bytes):
+        end = min(offset + chunk_bytes, size)
+        yield inpaint_pb2.FrameChunk(job_id=job_id, frame=frame, offset=offset, frame_size=size,
+                                     data=bytes(buffer[offset:end]), sha256=digest if end == size else "")
+
+
+def _array_from_bytes(data: bytes, layout: inpaint_pb2.FrameLayout) -> np.ndarray:
+    """A received frame as the (height, width, channels) array it was uploaded as."""
+    dtype = _DTYPES[layout.pixel_type]
+    return np.frombuffer(data, dtype=dtype).reshape(layout.height, layout.width, len(layout.channels))
+
+
+class _Assembler:
+    """Downloaded chunks back into frames, checking order, size and checksum of each."""
+
+    def __init__(self, layout: inpaint_pb2.FrameLayout, wanted: Iterable[int]):
+        self.layout = layout
+        self.frame_size = layout.width * layout.height * len(layout.channels) * _DTYPES[layout.pixel_type].itemsize
+        self.wanted = set(wanted)
+        self.done: Dict[int, np.ndarray] = {}
+        self._partial: Dict[int, bytearray] = {}
+
+    def add(self, chunk: inpaint_pb2.FrameChunk) -> None:
+        frame = chunk.frame
+        if frame not in self.wanted or frame in self.done:
+            raise _data_loss(f"Frame {frame} arrived unasked or twice.")
+        data = self._partial.setdefault(frame, bytearray())
+        if chunk.offset != len(data):
+            raise _data_loss(f"Frame {frame}: chunk at byte {chunk.offset}, expected byte {len(data)}.")
+        if chunk.frame_size and chunk.frame_size != self.frame_size:
+            raise _data_loss(f"Frame {frame} is {chunk.frame_size} bytes; the job's layout makes {self.frame_size}.")
+        if len(data) + len(chunk.data) > self.frame_size:
+            raise _data_loss(f"Frame {frame}: more than its {self.frame_size} bytes.")
+        data += chunk.data
+        if len(data) == self.frame_size:
+            if chunk.sha256.lower() != hashlib.sha256(data).hexdigest():
+                raise _data_loss(f"Frame {frame}: SHA-256 missing or wrong (damaged in transit?).")
+            self.done[frame] = _array_from_bytes(data, self.layout)
+            del self._partial[frame]
+
+    def missing(self) -> List[int]:
+        """Frames still to fetch; a half-received frame starts again from its first byte."""
+        self._partial.clear()
+        return sorted(self.wanted - set(self.done))
+
+
+def _data_loss(message: str) -> InpaintServiceError:
+    return InpaintServiceError(grpc.StatusCode.DATA_LOSS, message)
+
+
+def _check_frames(frames: Mapping[int, np.ndarray], channels: Sequence[str]) -> inpaint_pb2.FrameLayout:
+    """The layout the frames share, or a ValueError naming what is wrong with them."""
+    if not frames:
+        raise ValueError("No frames given: pass a mapping of frame number -> (height, width, channels) array.")
+    if not channels:
+        raise ValueError("No channel names given: name each of the arrays' channels, e.g. ['R', 'G', 'B', 'A'].")
+    first_frame = min(frames)
+    first = np.asarray(frames[first_frame])
+    if first.ndim != 3:
+        raise ValueError(f"Frame {first_frame} has shape {first.shape}; frames must be (height, width, channels).")
+    if first.dtype.kind != "f" or first.dtype.itemsize not in _PIXEL_TYPES:
+        raise ValueError(f"Frame {first_frame} is {first.dtype}; frames must be float16 or float32 "
+                         "(convert with array.astype(numpy.float32)).")
+    if first.shape[2] != len(channels):
+        raise ValueError(f"Frames have {first.shape[2]} channels but {len(channels)} names were given: {list(channels)}.")
+    for frame, array in frames.items():
+        array = np.asarray(array)
+        if array.shape != first.shape or array.dtype.itemsize != first.dtype.itemsize or array.dtype.kind != "f":
+            raise ValueError(f"Frame {frame} is {array.shape} {array.dtype}; frame {first_frame} is "
+                             f"{first.shape} {first.dtype}: all frames must match.")
+    height, width = first.shape[:2]
+    return inpaint_pb2.FrameLayout(width=width, height=height, channels=list(channels),
+                                   pixel_type=_PIXEL_TYPES[first.dtype.itemsize])
+
+
+def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate: int, preset: str,
+              iterations: Optional[int], seed: Optional[int], preview_every: int,
+              inpaint_non_finite: bool) -> inpaint_pb2.JobSpec:
+    """A spec with everything but the source; optional fields stay unset so the server's defaults apply."""
+    spec = inpaint_pb2.JobSpec(name=name)
+    spec.matte.channel = matte_channel
+    spec.matte.dilate = dilate
+    if threshold is not None:
+        spec.matte.threshold = threshold
+    spec.training.preset = preset
+    spec.training.preview_every = preview_every
+    if iterations is not None:
+        spec.training.iterations = iterations
+    if seed is not None:
+        spec.training.seed = seed
+    spec.non_finite = inpaint_pb2.INPAINT if inpaint_non_finite else inpaint_pb2.REFUSE
+    return spec
+
+
+class InpaintClient:
+    """One connection to a server; every method is one request (with retries) or one stream."""
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, token: Optional[str] = None,
+                 root_certificates: Optional[bytes] = None, timeout: float = 30.0,
+                 retries: int = 5, backoff: float = 0.5):
+        self.address = address
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        if root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._stub = inpaint_pb2_grpc.InpaintStub(self._channel)
+        self._sleep: Callable[[float], None] = time.sleep
+        self._chunk_bytes: Optional[int] = None
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> InpaintClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _unary(self, method: Callable[..., T], request: object) -> T:
+        return _with_retries(lambda: method(request, timeout=self.timeout, metadata=self._metadata),
+                             self.retries, self.backoff, self._sleep, self.address)
+
+    def server_info(self) -> inpaint_pb2.ServerInfo:
+        return self._unary(self._stub.GetServerInfo, inpaint_pb2.GetServerInfoRequest())
+
+    def wait_until_ready(self, timeout: float = 10.0) -> None:
+        """Wait for the channel to connect, so a plugin can say "no server" before building a job."""
+        future = grpc.channel_ready_future(self._channel)
+        try:
+            future.result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            future.cancel()
+            raise InpaintServiceError(grpc.StatusCode.UNAVAILABLE, f"No InternalInpaint server at {self.address}: "
+                                      "start one with `internal-inpaint serve`.") from None
+
+    def create_job(self, spec: inpaint_pb2.JobSpec) -> inpaint_pb2.Job:
+        return self._unary(self._stub.CreateJob, inpaint_pb2.CreateJobRequest(spec=spec))
+
+    def get_job(self, job_id: str) -> inpaint_pb2.Job:
+        return self._unary(self._stub.GetJob, inpaint_pb2.JobRef(job_id=job_id))
+
+    def cancel(self, job_id: str) -> inpaint_pb2.Job:
+        return self._unary(self._stub.CancelJob, inpaint_pb2.JobRef(job_id=job_id))
+
+    def list_jobs(self, states: Sequence[int] = ()) -> List[inpaint_pb2.Job]:
+        return list(self._unary(self._stub.ListJobs, inpaint_pb2.ListJobsRequest(states=list(states))).jobs)
+
+    def delete_job(self, job_id: str) -> inpaint_pb2.DeleteJobResponse:
+        return self._unary(self._stub.DeleteJob, inpaint_pb2.JobRef(job_id=job_id))
+
+    def submit_arrays(self, frames: Mapping[int, np.ndarray], channels: Sequence[str], *, matte_channel: str = "",
+                      preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None,
+                      name: str = "", threshold: Optional[float] = None, dilate: int = 0,
+                      inpaint_non_finite: bool = False, preview_every: int = 0) -> str:
+        """Create an upload job from in-memory frames and send them; returns the job id."""
+        layout = _check_frames(frames, channels)
+        spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
+                         inpaint_non_finite)
+        spec.upload.frames.extend(sorted(int(f) for f in frames))
+        spec.upload.layout.CopyFrom(layout)
+        job_id = self.create_job(spec).id
+        try:
+            self.upload_frames(job_id, frames)
+        except InpaintServiceError:
+            self._abandon(job_id)
+            raise
+        return job_id
+
+    def _abandon(self, job_id: str) -> None:
+        """Best effort: a job whose upload failed would otherwise wait in UPLOADING forever."""
+        try:
+            self.cancel(job_id)
+            self.delete_job(job_id)
+        except InpaintServiceError:
+            pass
+
+    def submit_paths(self, plate: str, output: str, *, matte: str = "", frames: str = "", matte_channel: str = "",
+                     preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None,
+                     name: str = "", threshold: Optional[float] = None, dilate: int = 0, overwrite: bool = False,
+                     inpaint_non_finite: bool = False, preview_every: int = 0) -> str:
+        """Create a job over sequences on a filesystem the server shares; returns the job id."""
+        if not plate or not output:
+            raise ValueError("A path job needs both a plate and an output sequence, e.g. '/shots/plate.####.exr'.")
+        spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
+                         inpaint_non_finite)
+        spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
+                                                   overwrite=overwrite))
+        return self.create_job(spec).id
+
+    def _chunk_size(self) -> int:
+        """The server's chunk limit (asked once), kept under this client's message size limit."""
+        if self._chunk_bytes is None:
+            limit = self.server_info().max_chunk_bytes or _FALLBACK_CHUNK
+            self._chunk_bytes = min(limit, MAX_MESSAGE_BYTES - _CHUNK_HEADROOM)
+        return self._chunk_bytes
+
+    def _transfer_timeout(self, nbytes: int) -> float:
+        return self.timeout + nbytes / _MIN_TRANSFER_RATE
+
+    def upload_frames(self, job_id: str, frames: Mapping[int, np.ndarray],
+                      chunk_bytes: Optional[int] = None) -> inpaint_pb2.UploadSummary:
+        """Send frames of an upload job, one call per frame.
+
+        One call per frame makes retries exact: the server refuses a frame it already
+        has (ALREADY_EXISTS), so after UNAVAILABLE only the interrupted frame is sent
+        again, and ALREADY_EXISTS on that retry means the first attempt got through.
+        """
+        size = chunk_bytes or self._chunk_size()
+        if size <= 0:
+            raise ValueError(f"chunk_bytes must be positive (got {size}).")
+        received: List[int] = []
+        last: Optional[inpaint_pb2.UploadSummary] = None
+        stale = False
+        for frame in sorted(frames):
+            summary = self._upload_frame(job_id, int(frame), _frame_buffer(np.asarray(frames[frame])), size)
+            received.append(int(frame))
+            last, stale = (summary, False) if summary is not None else (last, True)
+        done = set(received)
+        missing = [f for f in (last.frames_missing if last else []) if f not in done]
+        state = self.get_job(job_id).state if stale or last is None else last.state
+        return inpaint_pb2.UploadSummary(job_id=job_id, frames_received=received, frames_missing=missing, state=state)
+
+    def _upload_frame(self, job_id: str, frame: int, buffer: memoryview,
+                      chunk_bytes: int) -> Optional[inpaint_pb2.UploadSummary]:
+        """One frame in one call; None when a retry found the frame already there."""
+        attempts = []
+
+        def call() -> Optional[inpaint_pb2.UploadSummary]:
+            attempts.append(1)
+            try:
+                return self._stub.UploadFrames(_frame_chunks(job_id, frame, buffer, chunk_bytes),
+                                               timeout=self._transfer_timeout(len(buffer)), metadata=self._metadata)
+            except grpc.RpcError as err:
+                if len(attempts) > 1 and _code(err) == grpc.StatusCode.ALREADY_EXISTS:
+                    return None
+                raise
+
+        return _with_retries(call, self.retries, self.backoff, self._sleep, self.address)
+
+    def watch(self, job_id: str, *, after_sequence: int = 0,
+              previews: bool = False) -> Iterator[inpaint_pb2.JobEvent]:
+        """The job's events until it ends; reconnects after UNAVAILABLE without repeating events."""
+        return self._watch(job_id, after_sequence, previews, None)
+
+    def _watch(self, job_id: str, last: int, previews: bool,
+               deadline: Optional[float]) -> Iterator[inpaint_pb2.JobEvent]:
+        failures = 0
+        while True:
+            request = inpaint_pb2.WatchJobRequest(job_id=job_id, after_sequence=last, previews=previews)
+            stream = self._stub.WatchJob(request, timeout=_remaining(deadline), metadata=self._metadata)
+            try:
+                for event in stream:
+                    failures = 0
+                    if event.WhichOneof("detail") != "preview":
+                        if event.sequence <= last:
+                            continue
+                        last = event.sequence
+                    yield event
+                return
+            except grpc.RpcError as err:
+                if _code(err) != grpc.StatusCode.UNAVAILABLE or failures >= self.retries:
+                    raise _translate(err, self.address) from None
+            finally:
+                stream.cancel()
+            self._sleep(_delay(failures, self.backoff))
+            failures += 1
+
+    def wait(self, job_id: str, on_event: Optional[Callable[[inpaint_pb2.JobEvent], None]] = None, *,
+             previews: bool = False, timeout: Optional[float] = None) -> inpaint_pb2.Job:
+        """Block until the job ends; returns it when DONE, raises JobFailed/JobCancelled otherwise."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last, quiet = 0, 0
+        while True:
+            try:
+                for event in self._watch(job_id, last, previews, deadline):
+                    last = max(last, event.sequence)
+                    if on_event is not None:
+                        on_event(event)
+            except InpaintServiceError as exc:
+                if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
+                    raise InpaintServiceError(exc.code, f"Job {job_id} did not finish within {timeout:g} s.") from None
+                raise
+            job = self.get_job(job_id)
+            if is_finished(job.state):
+                break
+            # The stream ended but the job did not (a server shutting down): watch again.
+            self._sleep(_delay(min(quiet, 4), self.backoff))
+            quiet += 1
+        if job.state == inpaint_pb2.FAILED:
+            raise JobFailed(job)
+        if job.state == inpaint_pb2.CANCELLED:
+            raise JobCancelled(job)
+        return job
+
+    def download(self, job_id: str, frames: Optional[Sequence[int]] = None) -> Dict[int, np.ndarray]:
+        """The filled frames of a finished upload job, as (height, width, channels) arrays."""
+        job = self.get_job(job_id)
+        if job.spec.WhichOneof("source") == "paths":
+            raise ValueError(f"results of path jobs are files: read {job.spec.paths.output}")
+        layout = job.spec.upload.layout
+        if layout.pixel_type not in _DTYPES:
+            raise InpaintServiceError(grpc.StatusCode.FAILED_PRECONDITION, f"Job {job_id} has no frame layout.")
+        wanted = list(frames) if frames is not None else list(job.spec.upload.frames)
+        if not wanted:
+            return {}
+        assembler = _Assembler(layout, wanted)
+        chunk = self._chunk_size()
+
+        def call() -> None:
+            todo = assembler.missing()
+            if not todo:  # an empty list would ask the server for every frame
+                return
+            request = inpaint_pb2.DownloadResultRequest(job_id=job_id, frames=todo, chunk_bytes=chunk)
+            timeout = self._transfer_timeout(len(todo) * assembler.frame_size)
+            for message in self._stub.DownloadResult(request, timeout=timeout, metadata=self._metadata):
+                assembler.add(message)
+
+        _with_retries(call, self.retries, self.backoff, self._sleep, self.address)
+        missing = assembler.missing()
+        if missing:
+            raise _data_loss(f"The server did not send frames {missing[:10]} of job {job_id}.")
+        return assembler.done
+
+
+def _remaining(deadline: Optional[float]) -> Optional[float]:
+    """Seconds left until ``deadline`` (a monotonic time); DEADLINE_EXCEEDED once it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise InpaintServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline passed.")
+    return left

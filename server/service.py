@@ -1,0 +1,164 @@
+"""The gRPC face of the job manager: requests in, status codes and messages out.
+
+Every handler turns a ServiceError into its status code with the error's
+message, and any other exception into INTERNAL (logged with its traceback):
+a request can fail, the server cannot.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+
+import grpc
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
+
+from inpaint_core.errors import InpaintError
+from inpaint_core.image_io import read_frame
+from inpaint_core.sequence import SequencePattern
+
+from . import __version__
+from .errors import InvalidRequest, JobWasCancelled, ServiceError, WrongJobState
+from .jobs import JobManager
+from .specs import OUTPUT_NAME, pixel_dtype
+
+log = logging.getLogger("internal_inpaint.server")
+API = "internal_inpaint.v1"
+
+
+def _abort(context: grpc.ServicerContext, exc: Exception, handler: str) -> None:
+    """End the call with the error's status; anything unforeseen is INTERNAL, logged with its traceback."""
+    if isinstance(exc, ServiceError):
+        context.abort(exc.code, str(exc))
+    log.error("%s failed", handler, exc_info=exc)
+    context.abort(grpc.StatusCode.INTERNAL, f"Internal error in {handler}: {type(exc).__name__}: {exc}")
+
+
+def _answers_errors(handler):
+    """Map errors of a unary handler to statuses."""
+
+    @functools.wraps(handler)
+    def wrapper(self, request, context):
+        try:
+            return handler(self, request, context)
+        except Exception as exc:  # the server must outlive any request
+            _abort(context, exc, handler.__name__)
+
+    return wrapper
+
+
+def _answers_errors_streaming(handler):
+    """The same for handlers that yield."""
+
+    @functools.wraps(handler)
+    def wrapper(self, request, context):
+        try:
+            yield from handler(self, request, context)
+        except Exception as exc:
+            _abort(context, exc, handler.__name__)
+
+    return wrapper
+
+
+class InpaintService(pb_grpc.InpaintServicer):
+    def __init__(self, manager: JobManager):
+        self.manager = manager
+
+    @_answers_errors
+    def GetServerInfo(self, request, context):
+        settings = self.manager.settings
+        return pb.ServerInfo(
+            version=__version__, api=API, device=self.manager.device_name,
+            max_chunk_bytes=settings.max_chunk_bytes, max_frame_bytes=settings.max_frame_bytes,
+            path_mode=self.manager.roots.enabled, allowed_roots=self.manager.roots.roots,
+            jobs_waiting=self.manager.waiting_count(),
+        )
+
+    @_answers_errors
+    def CreateJob(self, request, context):
+        record = self.manager.create(request.spec)
+        log.info("job %s created (%s, %d frames)", record.id, request.spec.WhichOneof("source"), record.frames_total)
+        return self.manager.job_proto(record)
+
+    @_answers_errors
+    def UploadFrames(self, request_iterator, context):
+        receiver = None
+        try:
+            for chunk in request_iterator:
+                if receiver is None:
+                    receiver = self.manager.receiver(chunk.job_id)
+                receiver.add(chunk)
+            if receiver is None:
+                raise InvalidRequest("The upload carried no chunks.")
+            receiver.check_complete()
+        finally:
+            if receiver is not None:
+                receiver.abort()  # an incomplete frame (client gone, bad chunk) leaves nothing behind
+                summary = self.manager.frames_arrived(receiver.job_id)  # complete frames count, even on error
+        summary.frames_received.extend(receiver.completed)
+        return summary
+
+    @_answers_errors_streaming
+    def WatchJob(self, request, context):
+        yield from self.manager.events(request.job_id, request.after_sequence, request.previews, context.is_active)
+
+    @_answers_errors_streaming
+    def DownloadResult(self, request, context):
+        record = self.manager.get(request.job_id)
+        if record.state == pb.CANCELLED:
+            raise JobWasCancelled(f"Job {record.id} was cancelled: it has no results.")
+        if record.state != pb.DONE:
+            raise WrongJobState(f"Job {record.id} is {pb.JobState.Name(record.state)}; results exist once it is DONE.")
+        if record.spec.WhichOneof("source") != "upload":
+            raise WrongJobState(f"Job {record.id} wrote its results to {record.spec.paths.output}; read them there.")
+        frames = list(request.frames) or sorted(record.spec.upload.frames)
+        unknown = sorted(set(frames) - set(record.spec.upload.frames))
+        if unknown:
+            raise InvalidRequest(f"Frames {unknown[:10]} are not in job {record.id}.")
+        chunk = min(request.chunk_bytes or self.manager.settings.max_chunk_bytes, self.manager.settings.max_chunk_bytes)
+        output = SequencePattern.parse(os.path.join(self.manager.spool.job_dir(record.id), "output", OUTPUT_NAME))
+        dtype = pixel_dtype(record.spec.upload.layout)
+        for frame in frames:
+            if not context.is_active():
+                return
+            yield from _frame_chunks(record.id, frame, _result_bytes(output.path(frame), dtype), chunk)
+
+    @_answers_errors
+    def CancelJob(self, request, context):
+        return self.manager.job_proto(self.manager.cancel(request.job_id))
+
+    @_answers_errors
+    def GetJob(self, request, context):
+        return self.manager.job_proto(self.manager.get(request.job_id))
+
+    @_answers_errors
+    def ListJobs(self, request, context):
+        records = self.manager.spool.list(request.states)
+        return pb.ListJobsResponse(jobs=[self.manager.job_proto(r) for r in records])
+
+    @_answers_errors
+    def DeleteJob(self, request, context):
+        freed = self.manager.delete(request.job_id)
+        log.info("job %s deleted (%d bytes)", request.job_id, freed)
+        return pb.DeleteJobResponse(job_id=request.job_id, bytes_freed=freed)
+
+
+def _result_bytes(path: str, dtype) -> bytes:
+    try:
+        pixels = read_frame(path).pixels
+    except InpaintError as exc:
+        raise WrongJobState(f"The result frame {os.path.basename(path)} cannot be read: {exc}") from exc
+    return pixels.astype(dtype, copy=False).tobytes()
+
+
+def _frame_chunks(job_id: str, frame: int, data: bytes, chunk: int):
+    digest = hashlib.sha256(data).hexdigest()
+    view = memoryview(data)
+    size = len(data)
+    for offset in range(0, size, chunk):
+        end = min(offset + chunk, size)
+        yield pb.FrameChunk(job_id=job_id, frame=frame, offset=offset, frame_size=size, data=bytes(view[offset:end]),
+                            sha256=digest if end == size else "")

@@ -1,0 +1,128 @@
+"""Receiving an upload job's frames: chunks in, checked, EXR files out.
+
+A frame's bytes go to ``upload/<frame>.partial`` as they arrive; when the
+last chunk is in and its SHA-256 matches, the frame becomes
+``input/plate.<frame>.exr`` (uncompressed: the spool is scratch space, and
+speed matters more there than size). A frame never half-received is never
+seen by a job: an interrupted call leaves only a .partial, removed at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import OpenImageIO as oiio
+from internal_inpaint.v1 import inpaint_pb2 as pb
+
+from inpaint_core.image_io import write_frame
+from inpaint_core.sequence import SequencePattern
+
+from .errors import InvalidRequest, LimitExceeded, OutputExists
+from .specs import PLATE_NAME, frame_bytes, pixel_dtype
+
+
+def received_frames(job_dir: str, frames: list[int]) -> list[int]:
+    """The frames of the job already in its input folder."""
+    pattern = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
+    return [f for f in frames if os.path.exists(pattern.path(f))]
+
+
+class FrameReceiver:
+    """One UploadFrames call of one job: validates chunks and assembles frames."""
+
+    def __init__(self, job_id: str, job_dir: str, layout: pb.FrameLayout, frames: list[int], max_chunk_bytes: int):
+        self.job_id = job_id
+        self.job_dir = job_dir
+        self.layout = layout
+        self.expected = set(frames)
+        self.max_chunk_bytes = max_chunk_bytes
+        self.frame_size = frame_bytes(layout)
+        self.plate = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
+        self.completed: list[int] = []
+        self._frame: int | None = None  # the frame being received
+        self._received = 0
+        self._hash = hashlib.sha256()
+        self._partial = None
+
+    def add(self, chunk: pb.FrameChunk) -> None:
+        """Take one chunk; raises InvalidRequest/LimitExceeded/OutputExists naming the problem."""
+        if chunk.job_id != self.job_id:
+            raise InvalidRequest(f"A chunk names job {chunk.job_id!r} in an upload of job {self.job_id}; "
+                                 "send one job's frames per call.")
+        if len(chunk.data) > self.max_chunk_bytes:
+            raise LimitExceeded(f"Chunk of {len(chunk.data)} bytes for frame {chunk.frame}; "
+                                f"at most {self.max_chunk_bytes} per chunk.")
+        if chunk.frame != self._frame:
+            self._start(chunk)
+        if chunk.offset != self._received:
+            raise InvalidRequest(f"Frame {chunk.frame}: chunk at byte {chunk.offset}, expected byte {self._received} "
+                                 "(chunks of a frame must come in order, without gaps or repeats).")
+        if chunk.frame_size != self.frame_size:
+            raise InvalidRequest(f"Frame {chunk.frame}: frame_size changed to {chunk.frame_size} mid-frame.")
+        if self._received + len(chunk.data) > self.frame_size:
+            raise InvalidRequest(f"Frame {chunk.frame}: more bytes than its {self.frame_size}.")
+        self._partial.write(chunk.data)
+        self._hash.update(chunk.data)
+        self._received += len(chunk.data)
+        if self._received == self.frame_size:
+            self._finish(chunk)
+
+    def abort(self) -> None:
+        """Forget a frame left incomplete (client gone, or an error): its partial file goes."""
+        if self._partial is not None:
+            self._partial.close()
+            os.remove(self._partial.name)
+            self._partial = None
+        self._frame = None
+
+    def check_complete(self) -> None:
+        if self._frame is not None:
+            frame, got = self._frame, self._received
+            self.abort()
+            raise InvalidRequest(f"Frame {frame} ended after {got} of {self.frame_size} bytes; send it again whole.")
+
+    def _start(self, chunk: pb.FrameChunk) -> None:
+        self.check_complete()
+        frame = chunk.frame
+        if frame not in self.expected:
+            raise InvalidRequest(f"Frame {frame} is not in this job's frame list.")
+        if chunk.frame_size != self.frame_size:
+            layout = self.layout
+            raise InvalidRequest(
+                f"Frame {frame} is {chunk.frame_size} bytes; the job's {layout.width}x{layout.height}x"
+                f"{len(layout.channels)} {pb.PixelType.Name(layout.pixel_type).lower()} frames are {self.frame_size}."
+            )
+        if os.path.exists(self.plate.path(frame)):
+            raise OutputExists(f"Frame {frame} was uploaded already; frames cannot be replaced.")
+        self._frame, self._received, self._hash = frame, 0, hashlib.sha256()
+        self._partial = open(os.path.join(self.job_dir, "upload", f"{frame}.partial"), "wb")
+
+    def _finish(self, chunk: pb.FrameChunk) -> None:
+        frame = self._frame
+        if not chunk.sha256:
+            self.abort()
+            raise InvalidRequest(f"Frame {frame}: the last chunk carries no sha256 of the frame.")
+        if chunk.sha256.lower() != self._hash.hexdigest():
+            self.abort()
+            raise InvalidRequest(f"Frame {frame}: SHA-256 mismatch (data damaged in transit?); send it again.")
+        self._partial.close()
+        partial, self._partial, self._frame = self._partial.name, None, None
+        try:
+            self._write_exr(frame, partial)
+        finally:
+            os.remove(partial)
+        self.completed.append(frame)
+
+    def _write_exr(self, frame: int, partial: str) -> None:
+        layout = self.layout
+        pixels = np.fromfile(partial, dtype=pixel_dtype(layout)).reshape(layout.height, layout.width,
+                                                                          len(layout.channels))
+        type_desc = oiio.HALF if layout.pixel_type == pb.HALF else oiio.FLOAT
+        spec = oiio.ImageSpec(layout.width, layout.height, len(layout.channels), type_desc)
+        spec.channelnames = tuple(layout.channels)
+        spec.attribute("compression", "none")
+        alpha = [i for i, name in enumerate(layout.channels) if name in ("A", "a")]
+        spec.alpha_channel = alpha[0] if alpha else -1
+        write_frame(self.plate.path(frame), pixels, spec)

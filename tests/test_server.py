@@ -1,0 +1,234 @@
+"""The gRPC server end to end on loopback, through the client library: no mocks of gRPC."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from internal_inpaint.v1 import inpaint_pb2 as pb
+
+from inpaint_core.image_io import read_frame
+from server.client import InpaintClient, JobCancelled
+from server.errors import SpoolLocked
+from server_support import (
+    ChildServer,
+    client_for,
+    local_server,
+    outside_matte_identical,
+    tiny_frames,
+)
+
+
+@pytest.fixture
+def server(tmp_path):
+    running = local_server(str(tmp_path / "spool"))
+    yield running
+    running.stop(grace=0)
+
+
+@pytest.fixture
+def client(server):
+    with client_for(server) as connected:
+        yield connected
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["half", "float"])
+def test_round_trip_keeps_pixels_outside_the_matte_bit_exact(client, dtype):
+    frames = tiny_frames(dtype)
+    job_id = client.submit_arrays(frames, ["R", "G", "B", "A"], preset="draft", iterations=8)
+    job = client.wait(job_id, timeout=120)
+    assert job.state == pb.DONE and job.frames_written == len(frames)
+    results = client.download(job_id)
+    assert sorted(results) == sorted(frames)
+    for frame, original in frames.items():
+        assert outside_matte_identical(original, results[frame]), frame
+        hole = original[..., 3].astype(np.float32) > 0.5
+        assert not np.array_equal(results[frame][hole], original[hole])  # the hole was filled, not copied
+
+
+def test_events_arrive_in_order_with_progress_and_previews(client):
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=12, preview_every=4)
+    events = []
+    client.wait(job_id, events.append, previews=True, timeout=120)
+    numbered = [e for e in events if e.WhichOneof("detail") != "preview"]
+    assert [e.sequence for e in numbered] == list(range(1, len(numbered) + 1))
+    states = [e.state for e in numbered]
+    order = [pb.UPLOADING, pb.QUEUED, pb.TRAINING, pb.INFERRING, pb.DONE]
+    assert sorted(set(states), key=order.index) == order
+    assert states == sorted(states, key=order.index)  # never goes back
+    iterations = [e.training.iteration for e in numbered if e.WhichOneof("detail") == "training"]
+    assert iterations == sorted(iterations) and iterations[-1] == 12
+    written = [e.frame_written.done for e in numbered if e.WhichOneof("detail") == "frame_written"]
+    assert written == list(range(1, 6))
+    previews = [e for e in events if e.WhichOneof("detail") == "preview"]
+    assert previews and all(p.preview.png.startswith(b"\x89PNG") for p in previews)
+    assert numbered[-1].WhichOneof("detail") == "finished"
+
+
+def test_a_late_watcher_replays_from_any_sequence(client):
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=4)
+    client.wait(job_id, timeout=120)
+    everything = list(client.watch(job_id))
+    tail = list(client.watch(job_id, after_sequence=3))
+    assert [e.sequence for e in tail] == [e.sequence for e in everything[3:]]
+
+
+def test_cancel_mid_training(client):
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=100_000)
+    for event in client.watch(job_id):
+        if event.WhichOneof("detail") == "training" and event.training.iteration >= 3:
+            break
+    job = client.cancel(job_id)
+    assert job.state == pb.CANCELLED and "cancelled" in job.message.lower()
+    with pytest.raises(JobCancelled):
+        client.wait(job_id, timeout=30)
+    with pytest.raises(Exception) as refused:
+        client.download(job_id)
+    assert refused.value.code == grpc.StatusCode.CANCELLED
+
+
+def test_two_clients_submit_and_watch_at_once(server):
+    outcomes = {}
+
+    def one_client(name, seed):
+        with client_for(server) as client:
+            frames = tiny_frames(seed=seed)
+            job_id = client.submit_arrays(frames, list("RGBA"), preset="draft", iterations=6, name=name)
+            client.wait(job_id, timeout=180)
+            results = client.download(job_id)
+            outcomes[name] = all(outside_matte_identical(frames[f], results[f]) for f in frames)
+
+    threads = [threading.Thread(target=one_client, args=(f"client{i}", i)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(240)
+    assert outcomes == {"client0": True, "client1": True}
+
+
+def test_a_watcher_that_hangs_up_does_not_hurt_the_job(client):
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=10)
+    stream = client.watch(job_id)
+    next(stream)
+    stream.close()  # the client goes away mid-stream
+    assert client.wait(job_id, timeout=120).state == pb.DONE
+
+
+def test_list_get_and_delete(client, server):
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=2, name="shot010")
+    client.wait(job_id, timeout=120)
+    assert [j.id for j in client.list_jobs([pb.DONE])] == [job_id]
+    assert client.get_job(job_id).spec.name == "shot010"
+    folder = server.manager.spool.job_dir(job_id)
+    assert os.path.isdir(folder)
+    assert client.delete_job(job_id).bytes_freed > 0
+    assert not os.path.exists(folder)
+    assert client.list_jobs() == []
+
+
+def test_path_mode_reads_and_writes_the_shared_filesystem(tmp_path):
+    from inpaint_core.synthetic import make_clip, write_exr_sequence
+
+    root = tmp_path / "shows"
+    (root / "plates").mkdir(parents=True)
+    clip = make_clip(frames=4, width=48, height=32)
+    write_exr_sequence(clip, str(root / "plates" / "plate.####.exr"))
+    running = local_server(str(tmp_path / "spool"), allowed_roots=[str(root)])
+    try:
+        with client_for(running) as client:
+            job_id = client.submit_paths(str(root / "plates" / "plate.####.exr"), str(root / "clean" / "clean.####.exr"),
+                                         preset="draft", iterations=4)
+            client.wait(job_id, timeout=120)
+        outputs = sorted(os.listdir(root / "clean"))
+        assert len([o for o in outputs if o.endswith(".exr")]) == 4
+        first_plate = read_frame(str(root / "plates" / sorted(os.listdir(root / "plates"))[0]))
+        first_clean = read_frame(str(root / "clean" / [o for o in outputs if o.endswith(".exr")][0]))
+        assert first_clean.pixels.dtype == first_plate.pixels.dtype
+    finally:
+        running.stop(grace=0)
+
+
+def test_sigkill_mid_training_then_restart_resumes_and_completes(tmp_path):
+    spool = str(tmp_path / "spool")
+    child = ChildServer(spool, "--checkpoint-every", "5").start()
+    try:
+        with InpaintClient(child.address, retries=2, backoff=0.05) as client:
+            frames = tiny_frames()
+            job_id = client.submit_arrays(frames, list("RGBA"), preset="draft", iterations=60)
+            for event in client.watch(job_id):
+                if event.WhichOneof("detail") == "training" and event.training.iteration >= 12:
+                    break
+        child.kill()
+        child = ChildServer(spool, "--checkpoint-every", "5").start()
+        with InpaintClient(child.address, retries=2, backoff=0.05) as client:
+            events = []
+            job = client.wait(job_id, events.append, timeout=180)
+            assert job.state == pb.DONE and job.iteration == 60
+            resumed = [e.state_change.message for e in events if e.WhichOneof("detail") == "state_change"
+                       and e.state_change.message.startswith("Resuming")]
+            assert resumed and int(resumed[-1].rsplit(" ", 1)[1]) >= 10  # from the checkpoint, not from scratch
+            results = client.download(job_id)
+            assert all(outside_matte_identical(frames[f], results[f]) for f in frames)
+    finally:
+        child.close()
+
+
+def test_sigterm_drains_and_the_job_resumes_at_the_next_start(tmp_path):
+    spool = str(tmp_path / "spool")
+    child = ChildServer(spool, "--checkpoint-every", "1000").start()
+    try:
+        with InpaintClient(child.address, retries=1, backoff=0.05) as client:
+            job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=40)
+            for event in client.watch(job_id):
+                if event.WhichOneof("detail") == "training" and event.training.iteration >= 5:
+                    break
+        assert child.terminate() == 0
+        child = ChildServer(spool).start()
+        with InpaintClient(child.address, retries=2, backoff=0.05) as client:
+            events = []
+            assert client.wait(job_id, events.append, timeout=180).state == pb.DONE
+            assert any(e.state_change.message.startswith("Resuming") for e in events
+                       if e.WhichOneof("detail") == "state_change")
+    finally:
+        child.close()
+
+
+def test_a_second_server_on_the_same_spool_is_refused(server):
+    with pytest.raises(SpoolLocked, match="in use by another server"):
+        local_server(server.manager.spool.root)
+
+
+def test_health_and_reflection(server):
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    for name in ("", "internal_inpaint.v1.Inpaint"):
+        assert health.Check(health_pb2.HealthCheckRequest(service=name)).status == health_pb2.HealthCheckResponse.SERVING
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+    answer = next(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+    assert "internal_inpaint.v1.Inpaint" in [s.name for s in answer.list_services_response.service]
+    channel.close()
+
+
+def test_retention_deletes_the_oldest_finished_jobs(tmp_path):
+    spool = str(tmp_path / "spool")
+    running = local_server(spool)
+    try:
+        with client_for(running) as client:
+            ids = []
+            for _ in range(3):
+                ids.append(client.submit_arrays(tiny_frames(frames=2), list("RGBA"), preset="draft", iterations=1))
+                client.wait(ids[-1], timeout=120)
+    finally:
+        running.stop(grace=0)
+    running = local_server(spool, max_finished_jobs=1)
+    try:
+        with client_for(running) as client:
+            assert [j.id for j in client.list_jobs()] == ids[-1:]
+        assert not os.path.exists(running.manager.spool.job_dir(ids[0]))
+    finally:
+        running.stop(grace=0)
