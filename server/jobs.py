@@ -24,6 +24,7 @@ from internal_inpaint.v1 import inpaint_pb2 as pb
 from inpaint_core.display import to_display_uint8
 from inpaint_core.errors import Cancelled, InpaintError, OutputError
 from inpaint_core.pipeline import JobReporter, plan_outputs, run_job
+from inpaint_core.sequence import resolve_sequence
 from inpaint_core.shot import Shot
 from inpaint_core.train import Progress
 
@@ -112,10 +113,14 @@ class JobManager:
             resolved.paths.matte = self.roots.check_pattern(paths.matte, "matte")
         library = specs.library_spec(resolved, "", self.settings.device, 0, overwrite_own_outputs=False)
         try:
-            shot = Shot(library.shot)
-            for what, files in (("plate", shot.plate_paths), ("matte", shot.mask_paths or {})):
+            # Every file (a frame may be a symlink) is checked before Shot opens any: a refused
+            # file must not be read, nor its content echoed in an error message.
+            plate_paths = resolve_sequence(library.shot.plate, library.shot.frames)
+            mask_paths = resolve_sequence(library.shot.mask, list(plate_paths)) if library.shot.mask else {}
+            for what, files in (("plate", plate_paths), ("matte", mask_paths)):
                 for path in files.values():
                     self.roots.check_file(path, f"{what} file")
+            shot = Shot(library.shot)
             plan_outputs(library.output, shot, library.overwrite)
         except OutputError as exc:
             raise OutputExists(str(exc)) from exc

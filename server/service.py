@@ -33,6 +33,9 @@ def _abort(context: grpc.ServicerContext, exc: Exception, handler: str) -> None:
     """End the call with the error's status; anything unforeseen is INTERNAL, logged with its traceback."""
     if isinstance(exc, ServiceError):
         context.abort(exc.code, str(exc))
+    if not context.is_active():  # the client hung up (or its deadline passed): nobody to answer
+        log.info("%s: the client went away (%s)", handler, type(exc).__name__)
+        return
     log.error("%s failed", handler, exc_info=exc)
     context.abort(grpc.StatusCode.INTERNAL, f"Internal error in {handler}: {type(exc).__name__}: {exc}")
 

@@ -92,11 +92,15 @@ def _check_upload(upload: pb.UploadSource, matte: pb.MatteSettings, max_frame_by
         raise InvalidRequest(f"layout.channels has a name twice: {channels}.")
     if frame_bytes(layout) > max_frame_bytes:
         raise LimitExceeded(f"A {layout.width}x{layout.height} frame of {len(channels)} channels is "
-                            f"{frame_bytes(layout) / 1e6:.0f} MB; this server takes at most {max_frame_bytes / 1e6:.0f} MB.")
+                            f"{_size(frame_bytes(layout))}; this server takes at most {_size(max_frame_bytes)}.")
     wanted = matte.channel or "A"
     if wanted not in channels:
         raise InvalidRequest(f"The matte channel {wanted!r} is not among the frame's channels {channels}; "
                              "send it, or name another with matte.channel.")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 100_000 else f"{nbytes} bytes"
 
 
 def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: int,

@@ -1,6 +1,7 @@
 """Receiving an upload job's frames: chunks in, checked, EXR files out.
 
-A frame's bytes go to ``upload/<frame>.partial`` as they arrive; when the
+A frame's bytes go to ``upload/<frame>.<call>.partial`` as they arrive (one
+file per call, so two calls sending the same frame never mix their bytes); when the
 last chunk is in and its SHA-256 matches, the frame becomes
 ``input/plate.<frame>.exr`` (uncompressed: the spool is scratch space, and
 speed matters more there than size). A frame never half-received is never
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 
 import numpy as np
 import OpenImageIO as oiio
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
+from inpaint_core.errors import OutputError
 from inpaint_core.image_io import write_frame
 from inpaint_core.sequence import SequencePattern
 
@@ -45,6 +48,7 @@ class FrameReceiver:
         self._received = 0
         self._hash = hashlib.sha256()
         self._partial = None
+        self._call = uuid.uuid4().hex[:8]
 
     def add(self, chunk: pb.FrameChunk) -> None:
         """Take one chunk; raises InvalidRequest/LimitExceeded/OutputExists naming the problem."""
@@ -97,7 +101,7 @@ class FrameReceiver:
         if os.path.exists(self.plate.path(frame)):
             raise OutputExists(f"Frame {frame} was uploaded already; frames cannot be replaced.")
         self._frame, self._received, self._hash = frame, 0, hashlib.sha256()
-        self._partial = open(os.path.join(self.job_dir, "upload", f"{frame}.partial"), "wb")
+        self._partial = open(os.path.join(self.job_dir, "upload", f"{frame}.{self._call}.partial"), "wb")
 
     def _finish(self, chunk: pb.FrameChunk) -> None:
         frame = self._frame
@@ -125,4 +129,9 @@ class FrameReceiver:
         spec.attribute("compression", "none")
         alpha = [i for i, name in enumerate(layout.channels) if name in ("A", "a")]
         spec.alpha_channel = alpha[0] if alpha else -1
-        write_frame(self.plate.path(frame), pixels, spec)
+        try:
+            write_frame(self.plate.path(frame), pixels, spec)  # never replaces: a racing call's copy wins
+        except OutputError as exc:
+            if os.path.exists(self.plate.path(frame)):
+                raise OutputExists(f"Frame {frame} was uploaded already (by another call); frames cannot be replaced.") from exc
+            raise

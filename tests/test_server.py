@@ -24,19 +24,6 @@ from server_support import (
 )
 
 
-@pytest.fixture
-def server(tmp_path):
-    running = local_server(str(tmp_path / "spool"))
-    yield running
-    running.stop(grace=0)
-
-
-@pytest.fixture
-def client(server):
-    with client_for(server) as connected:
-        yield connected
-
-
 @pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["half", "float"])
 def test_round_trip_keeps_pixels_outside_the_matte_bit_exact(client, dtype):
     frames = tiny_frames(dtype)
