@@ -1,0 +1,337 @@
+"""The worker thread of one press of Inpaint: reuse check, the server job, progress and cancel.
+
+Nothing here touches a node or a knob: the thread uses only ``nuke.ProgressTask`` (made for
+threads) and sends every change of the node through ``nuke.executeInMainThread``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import threading
+import traceback
+from typing import Callable, Iterable, List, Optional, Tuple
+
+import nuke
+
+from . import node as ii
+from .render import InputProblem, Previous, Rendered, Settings, discard, frame_path
+
+KEY_VERSION = "internal-inpaint-nuke/1"
+CONNECT_TIMEOUT = 5.0  # seconds to wait for the server before saying it is not there
+CANCEL_POLL = 0.2  # seconds between looks at the progress bar's cancel button
+TOKEN_VARIABLE = "INTERNAL_INPAINT_TOKEN"
+
+
+def load_client():
+    """The client library, or an ImportError that says how to install it into Nuke's Python."""
+    try:
+        from server import client
+    except ImportError as error:
+        raise ImportError(
+            f"The InternalInpaint client library cannot be imported ({error}). Install grpcio, protobuf and "
+            "numpy into Nuke's Python and put plugin_nuke on NUKE_PATH from a checkout, or set "
+            "INTERNAL_INPAINT_HOME (see plugin_nuke/README.md).") from None
+    return client
+
+
+def connect(client_module, address: str, **options):
+    """A client for ``address``; sends $INTERNAL_INPAINT_TOKEN when set (servers off localhost need one)."""
+    options.setdefault("timeout", 30.0)
+    options.setdefault("retries", 3)
+    options.setdefault("backoff", 0.5)
+    return client_module.InpaintClient(address, token=os.environ.get(TOKEN_VARIABLE) or None, **options)
+
+
+def reuse_key(files: Iterable[str], settings: Settings) -> str:
+    """SHA-256 over the rendered inputs' bytes and the settings that change the result."""
+    digest = hashlib.sha256(KEY_VERSION.encode())
+    fields = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
+              "mask_channel": settings.mask_channel, "frames": settings.frames}
+    digest.update(json.dumps(fields, sort_keys=True).encode())
+    for path in files:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        digest.update(b"\0" + os.path.basename(path).encode() + b"\0")
+        for part in _exr_pixel_parts(data):
+            digest.update(len(part).to_bytes(8, "little") + part)
+    return digest.hexdigest()
+
+
+# EXR header attributes that describe the pixels; the others (DateTime, software, ...) may
+# differ between two renders of the same pixels and would defeat the reuse of results.
+_EXR_PIXEL_ATTRIBUTES = {b"channels", b"compression", b"dataWindow", b"displayWindow", b"lineOrder",
+                         b"pixelAspectRatio", b"tiles"}
+
+
+def _exr_pixel_parts(data: bytes) -> List[bytes]:
+    """A single-part EXR as its pixel-describing attributes, chunk offsets (relative) and chunks.
+
+    Anything else (multi-part, deep, another format, a damaged file) is taken whole.
+    """
+    try:
+        if data[:4] != b"\x76\x2f\x31\x01" or int.from_bytes(data[4:8], "little") & 0x1800:
+            return [data]
+        parts, pos = [], 8
+        while data[pos] != 0:
+            name_end = data.index(b"\0", pos)
+            type_end = data.index(b"\0", name_end + 1)
+            size = int.from_bytes(data[type_end + 1:type_end + 5], "little")
+            end = type_end + 5 + size
+            if data[pos:name_end] in _EXR_PIXEL_ATTRIBUTES:
+                parts.append(data[pos:end])
+            pos = end
+        table = pos = pos + 1
+        first_chunk = len(data)
+        while pos < first_chunk:  # the offset table ends where the first chunk begins
+            offset = int.from_bytes(data[pos:pos + 8], "little")
+            if not table < offset <= len(data):
+                return [data]
+            parts.append((offset - table).to_bytes(8, "little"))
+            first_chunk = min(first_chunk, offset)
+            pos += 8
+        parts.append(data[pos:])
+        return parts
+    except (IndexError, ValueError):
+        return [data]
+
+
+def parse_frames(frames: str) -> Tuple[int, int]:
+    """``"1001-1050"`` -> (1001, 1050); (1, 0), an empty range, for anything else."""
+    match = re.fullmatch(r"(-?\d+)-(-?\d+)", frames.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 0)
+
+
+def outputs_exist(output: str, frames: str) -> bool:
+    """True when every frame of ``first-last`` of the output pattern is on disk."""
+    first, last = parse_frames(frames)
+    return bool(output) and first <= last and all(
+        os.path.isfile(frame_path(output, frame)) for frame in range(first, last + 1))
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def describe(error: BaseException, settings: Settings) -> str:
+    """One line for the status knob and the script editor."""
+    code = getattr(getattr(error, "code", None), "name", "")
+    if code == "PERMISSION_DENIED":
+        return (f"{error} Start the server with --allow-root {settings.job_folder} (or a folder above it), "
+                "or choose a job folder under one of its allowed roots.")
+    return str(error) or type(error).__name__
+
+
+class ServerDown(Exception):
+    pass
+
+
+class Cancelled(Exception):
+    pass
+
+
+class JobRun:
+    """One press of Inpaint after its inputs were rendered; ``start()`` runs it in a thread."""
+
+    def __init__(self, group, label: str, settings: Settings, rendered: Rendered, previous: Previous,
+                 on_finish: Optional[Callable[[], None]] = None):
+        self.group = group  # only ever used inside main-thread callbacks
+        self.label = label
+        self.settings, self.rendered, self.previous = settings, rendered, previous
+        self.on_finish = on_finish
+        self.job_id = ""
+        self.finished = threading.Event()
+        self._cancel = threading.Event()
+        self._cancel_lock = threading.Lock()
+        self._cancel_sent = False
+        self._client = None
+        self.thread = threading.Thread(target=self._run, name=f"InternalInpaint {label}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def request_cancel(self) -> None:
+        """Any thread: the worker's watcher sends the cancel, so the UI never waits on the network."""
+        self._cancel.set()
+
+    # -- the worker thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        settings, rendered = self.settings, self.rendered
+        try:
+            self._post(self._status, "Hashing the rendered inputs...")
+            key = reuse_key(rendered.files, settings)
+            previous = self.previous
+            if key == previous.key and outputs_exist(previous.output, previous.frames):
+                discard(rendered.folder, rendered.files)
+                self._post(self._done, previous.job_id, previous.output, previous.frames, True)
+                return
+            client_module = load_client()
+            with connect(client_module, settings.address) as client:
+                self._client = client
+                try:
+                    client.wait_until_ready(CONNECT_TIMEOUT)
+                except client_module.InpaintServiceError:
+                    raise ServerDown(f"No InternalInpaint server answers at {settings.address}: start one with "
+                                     f"`internal-inpaint serve --allow-root {settings.job_folder}`.") from None
+                output, frames = rendered.output, settings.frames
+                job_id = self._running_job(client, client_module, key)
+                if job_id:  # the same inputs are still being worked on: follow that job
+                    output, frames = previous.output, previous.frames
+                    discard(rendered.folder, rendered.files)
+                elif self._cancel.is_set():
+                    raise Cancelled("Cancelled before the job was submitted.")
+                else:
+                    job_id = client.submit_paths(
+                        rendered.plate, rendered.output, frames=frames, matte_channel="A", preset=settings.preset,
+                        iterations=settings.iterations or None, seed=settings.seed, name=self.label)
+                self.job_id = job_id
+                self._post(self._submitted, job_id, key, output, frames)
+                self._follow(client)
+            self._post(self._done, job_id, output, frames, False)
+        except Exception as error:  # noqa: BLE001 - every failure ends as a status line, never a dialog
+            self._failed(error)
+        finally:
+            self.finished.set()
+            self._post(self._forget)
+
+    def _running_job(self, client, client_module, key: str) -> str:
+        """The previous job's id when it had these inputs and is still queued or running."""
+        previous = self.previous
+        if key != previous.key or not previous.job_id:
+            return ""
+        try:
+            job = client.get_job(previous.job_id)
+        except client_module.InpaintServiceError:
+            return ""  # deleted on the server, or another server: make a new job
+        return "" if client_module.is_finished(job.state) else previous.job_id
+
+    def _follow(self, client) -> None:
+        task = nuke.ProgressTask(f"InternalInpaint {self.label}")
+        task.setMessage(f"Job {self.job_id}: waiting for the server")
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch_cancel, args=(task, done), daemon=True,
+                                   name=f"InternalInpaint {self.label} cancel")
+        watcher.start()
+        try:
+            if self._cancel.is_set():
+                self._send_cancel()
+            client.wait(self.job_id, on_event=lambda event: self._on_event(task, event))
+        finally:
+            done.set()
+            watcher.join()
+            task.setProgress(100)
+            del task  # Nuke closes the progress bar when its task goes away
+
+    def _watch_cancel(self, task, done: threading.Event) -> None:
+        while not done.wait(CANCEL_POLL):
+            if task.isCancelled() or self._cancel.is_set():
+                self._send_cancel()
+                return
+
+    def _send_cancel(self) -> None:
+        with self._cancel_lock:
+            if self._cancel_sent or not self.job_id or self._client is None:
+                return
+            self._cancel_sent = True
+        self._cancel.set()
+        self._post(self._status, f"Job {self.job_id}: cancelling...")
+        try:
+            self._client.cancel(self.job_id)
+        except Exception as error:  # noqa: BLE001 - a job that ended meanwhile says so in wait()
+            self._post(self._report, f"Cancelling job {self.job_id} failed: {error}")
+
+    def _on_event(self, task, event) -> None:
+        kind = event.WhichOneof("detail")
+        progress = None
+        if kind == "training":
+            step = event.training
+            text = (f"Training: iteration {step.iteration}/{step.iterations}, loss {step.loss:.4g}, "
+                    f"ETA {_duration(step.eta_seconds)}")
+            progress = 90 * step.iteration // max(step.iterations, 1)
+        elif kind == "frame_written":
+            written = event.frame_written
+            text = f"Writing frames: {written.done}/{written.total}"
+            progress = 90 + 10 * written.done // max(written.total, 1)
+        elif kind == "state_change":
+            text = event.state_change.message
+        elif kind == "notice":
+            text = event.notice.text
+            self._post(self._report, f"Job {self.job_id}: {text}")
+        else:
+            return
+        task.setMessage(text)
+        if progress is not None:
+            task.setProgress(progress)
+        if task.isCancelled():
+            self.request_cancel()
+        self._post(self._status, f"Job {self.job_id}: {text}")
+
+    def _failed(self, error: Exception) -> None:
+        client = _loaded_client()
+        if isinstance(error, Cancelled) or (client is not None and isinstance(error, client.JobCancelled)):
+            if not self.job_id:
+                discard(self.rendered.folder, self.rendered.files)
+            self._post(self._report, f"Cancelled: job {self.job_id}: {error}" if self.job_id else f"Cancelled: {error}")
+            return
+        if not self.job_id:  # no job reads these frames: do not leave them behind
+            discard(self.rendered.folder, self.rendered.files)
+        if client is not None and isinstance(error, client.JobFailed):
+            message = f"Job {self.job_id} failed: {error}"
+        elif isinstance(error, (ServerDown, InputProblem, OSError, ValueError, ImportError)) or (
+                client is not None and isinstance(error, client.InpaintServiceError)):
+            message = describe(error, self.settings)
+        else:
+            traceback.print_exc()
+            message = f"Unexpected error ({type(error).__name__}): {error}"
+        self._post(self._report, f"Error: {message}")
+
+    def _post(self, call, *args) -> None:
+        nuke.executeInMainThread(call, args=args)
+
+    # -- main-thread callbacks --------------------------------------------------------------
+
+    def _node_alive(self) -> bool:
+        try:
+            self.group.name()
+            return True
+        except ValueError:  # the node was deleted while the job ran
+            return False
+
+    def _status(self, text: str) -> None:
+        if self._node_alive():
+            ii.set_status(self.group, text)
+
+    def _report(self, text: str) -> None:
+        print(f"InternalInpaint {self.label}: {text}")
+        self._status(text)
+
+    def _submitted(self, job_id: str, key: str, output: str, frames: str) -> None:
+        if self._node_alive():
+            for knob, value in ((ii.JOB_ID, job_id), (ii.JOB_KEY, key), (ii.JOB_OUTPUT, output),
+                                (ii.JOB_FRAMES, frames)):
+                self.group[knob].setValue(value)
+        self._report(f"Job {job_id} submitted; output {output}")
+
+    def _done(self, job_id: str, output: str, frames: str, reused: bool) -> None:
+        if self._node_alive():
+            first, last = parse_frames(frames)
+            ii.show_result(self.group, output.replace(os.sep, "/"), first, last)
+        if reused:
+            self._report(f"Reused job {job_id}: inputs and settings unchanged. Reading {output}")
+        else:
+            self._report(f"Done: job {job_id}, frames {frames}. Reading {output}")
+
+    def _forget(self) -> None:
+        if self.on_finish is not None:
+            self.on_finish()
+
+
+def _loaded_client():
+    """The client module if it was imported (an ImportError of it is reported like other errors)."""
+    return sys.modules.get("server.client")
