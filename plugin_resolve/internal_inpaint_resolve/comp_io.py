@@ -1,0 +1,202 @@
+"""Everything that touches the Fusion comp: finding tools, rendering the plate, adding the result's Loader.
+
+Only documented FusionScript calls are used (Python spelling of the Lua API):
+comp.GetToolList / GetAttrs / AddTool / Render / Lock / Unlock / StartUndo /
+EndUndo / SetActiveTool, tool.GetAttrs / SetAttrs / SetInput / GetInput /
+ConnectInput / Delete, comp.CurrentFrame.FlowView.GetPosTable / Select.
+Lua tables come back as dicts keyed 1.0, 2.0, ...; frame times are floats.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, List, Optional, Tuple
+
+from .job import PluginError, fusion_saver_name, log, missing_frames, sequence_file
+
+PLATE_TOOL_TYPES = ("Loader", "MediaIn")
+# Matte Control's "Combine" menu (None, Combine Red, Green, Blue, Alpha, Solid, Clear) and "Combine Op" Copy.
+MATTE_CHANNELS = {"Alpha": 4, "Red": 1, "Green": 2, "Blue": 3}
+COMBINE_COPY = 0
+EXR_HALF = 1  # OpenEXRFormat.Depth: 0 auto, 1 half (16-bit float), 2 float (32-bit)
+AUTO_POSITION = -32768
+RESULT_NAME = "InpaintClean"
+
+
+def _values(table: Any) -> List[Any]:
+    """A Lua table (dict keyed 1.0, 2.0, ...) or a list as a Python list, in order."""
+    if not table:
+        return []
+    if isinstance(table, dict):
+        return [table[key] for key in sorted(table)]
+    return list(table)
+
+
+def tool_name(tool: Any) -> str:
+    return str(tool.GetAttrs()["TOOLS_Name"])
+
+
+def tool_type(tool: Any) -> str:
+    return str(tool.GetAttrs()["TOOLS_RegID"])
+
+
+def comp_name(comp: Any) -> str:
+    attrs = comp.GetAttrs()
+    return str(attrs.get("COMPS_Name") or os.path.basename(str(attrs.get("COMPS_FileName") or "")) or "comp")
+
+
+def image_tools(comp: Any) -> List[Any]:
+    """Every tool but Savers, in the comp's order (candidates for the matte)."""
+    return [t for t in _values(comp.GetToolList(False)) if tool_type(t) != "Saver"]
+
+
+def plate_tools(comp: Any) -> List[Any]:
+    """Loaders and MediaIns, the selected ones first (the dialog preselects the first)."""
+    selected = [t for t in _values(comp.GetToolList(True)) if tool_type(t) in PLATE_TOOL_TYPES]
+    others = [t for t in _values(comp.GetToolList(False, "Loader")) + _values(comp.GetToolList(False, "MediaIn"))
+              if t not in selected]
+    return selected + sorted(others, key=tool_name)
+
+
+def find_tool(comp: Any, name: str) -> Any:
+    for tool in _values(comp.GetToolList(False)):
+        if tool_name(tool) == name:
+            return tool
+    raise PluginError(f"There is no tool named {name!r} in the comp (renamed or deleted?).")
+
+
+def render_range(comp: Any) -> Tuple[float, float]:
+    attrs = comp.GetAttrs()
+    return attrs["COMPN_RenderStart"], attrs["COMPN_RenderEnd"]
+
+
+def _position(comp: Any, tool: Any) -> Optional[Tuple[float, float]]:
+    try:
+        pos = comp.CurrentFrame.FlowView.GetPosTable(tool)
+        values = _values(pos)
+        return float(values[0]), float(values[1])
+    except Exception:  # no flow view (e.g. Resolve's Fusion page not shown): let Fusion place it
+        return None
+
+
+def _add_tool(comp: Any, reg_id: str, near: Optional[Tuple[float, float]], dx: float, dy: float) -> Any:
+    x, y = (near[0] + dx, near[1] + dy) if near else (AUTO_POSITION, AUTO_POSITION)
+    tool = comp.AddTool(reg_id, x, y)
+    if tool is None:
+        raise PluginError(f"Fusion did not add a {reg_id} tool.")
+    return tool
+
+
+def render_plate(comp: Any, plate: Any, matte: Optional[Any], matte_channel: str, first: int, last: int,
+                 plate_pattern: str) -> None:
+    """Render ``plate`` (its alpha replaced by ``matte``'s channel, if a matte is given) to half EXRs.
+
+    A Matte Control copies the matte into alpha (RGB untouched) and a Saver writes
+    ``plate_pattern`` for every frame of first..last (inclusive); both are deleted afterwards.
+    """
+    if matte is not None and matte_channel not in MATTE_CHANNELS:
+        raise PluginError(f"Unknown matte channel {matte_channel!r}: pick one of {', '.join(MATTE_CHANNELS)}.")
+    folder = os.path.dirname(plate_pattern)
+    os.makedirs(folder, exist_ok=True)
+    near = _position(comp, plate)
+    temporary: List[Any] = []
+    comp.StartUndo("InternalInpaint: render plate")
+    try:
+        comp.Lock()
+        try:
+            source = plate
+            if matte is not None:
+                control = _add_tool(comp, "MatteControl", near, 1, 1)
+                temporary.append(control)
+                control.ConnectInput("Background", plate)
+                control.ConnectInput("Foreground", matte)
+                control.SetInput("MatteCombine", MATTE_CHANNELS[matte_channel])
+                control.SetInput("CombineOp", COMBINE_COPY)
+                source = control
+            saver = _add_tool(comp, "Saver", near, 2, 1)
+            temporary.append(saver)
+            saver.SetAttrs({"TOOLS_Name": "InternalInpaintPlateSaver"})
+            saver.ConnectInput("Input", source)
+            saver.SetInput("Clip", fusion_saver_name(plate_pattern))
+            saver.SetInput("OutputFormat", "OpenEXRFormat")
+            saver.SetInput("OpenEXRFormat.Depth", EXR_HALF)
+            for channel in ("Red", "Green", "Blue", "Alpha"):
+                saver.SetInput(f"OpenEXRFormat.{channel}Enable", 1)
+            saver.SetInput("CreateDir", 1)
+        finally:
+            comp.Unlock()
+        log(f"Rendering {tool_name(plate)} frames {first}-{last} to {plate_pattern}")
+        ok = comp.Render({"Start": first, "End": last, "Tool": saver, "Wait": True})
+    finally:
+        for tool in reversed(temporary):
+            try:
+                tool.Delete()
+            except Exception:  # best effort: a leftover tool is harmless, a traceback is not
+                pass
+        comp.EndUndo(True)
+    missing = missing_frames(plate_pattern, first, last)
+    if not ok or missing:
+        detail = f"frames {missing[0]}-{missing[-1]} are missing" if missing else "Fusion reported a failed render"
+        raise PluginError(f"Rendering the plate to {folder} failed ({detail}); see Fusion's console.")
+
+
+def _set(tool: Any, name: str, value: Any) -> None:
+    tool.SetInput(name, value)
+
+
+def add_result_loader(comp: Any, plate: Any, output_pattern: str, first: int, last: int) -> Any:
+    """A Loader of the cleaned frames, placed beside the plate, at the plate's frames, and selected.
+
+    Nothing is rewired: the matte or tracker may hang off the plate, so the
+    compositor decides where the clean plate goes.
+    """
+    first_file = sequence_file(output_pattern, first)
+    if not os.path.isfile(first_file):
+        raise PluginError(f"The job finished but {first_file} is not there.")
+    near = _position(comp, plate)
+    comp.StartUndo("InternalInpaint: add clean plate")
+    try:
+        comp.Lock()
+        try:
+            loader = _add_tool(comp, "Loader", near, 1, 0)
+            _set(loader, "Clip", first_file)
+            _place_clip(loader, first, last)
+            loader.SetAttrs({"TOOLS_Name": RESULT_NAME})
+        finally:
+            comp.Unlock()
+    finally:
+        comp.EndUndo(True)
+    _select(comp, loader)
+    log(f"Added Loader {tool_name(loader)} for {output_pattern} (frames {first}-{last})")
+    return loader
+
+
+def _place_clip(loader: Any, first: int, last: int) -> None:
+    """Put the clip's first frame at comp frame ``first``, untrimmed.
+
+    Setting Clip puts the clip at the comp's global start; GlobalIn cannot pass
+    GlobalOut (nor the other way), so the two move in the order of the shift;
+    moving them may change the trims, which are set again afterwards.
+    """
+    length = last - first + 1
+    old_in = int(round(float(loader.GetInput("GlobalIn"))))
+    shift = first - old_in
+    if shift > 0:
+        _set(loader, "GlobalOut", first + length - 1)
+        _set(loader, "GlobalIn", first)
+    elif shift < 0:
+        _set(loader, "GlobalIn", first)
+        _set(loader, "GlobalOut", first + length - 1)
+    for name, value in (("ClipTimeStart", 0), ("ClipTimeEnd", length - 1), ("HoldFirstFrame", 0),
+                        ("HoldLastFrame", 0)):
+        _set(loader, name, value)
+
+
+def _select(comp: Any, tool: Any) -> None:
+    try:
+        comp.SetActiveTool(tool)
+        flow = comp.CurrentFrame.FlowView
+        flow.Select()  # clear
+        flow.Select(tool, True)
+    except Exception:  # selection is a convenience; no flow view is not an error
+        pass

@@ -1,0 +1,397 @@
+"""A small stand-in for a Fusion composition, faithful where the plugin depends on it.
+
+Modelled on FusionScript as documented (Python spelling of the Lua API): tables
+come back as dicts keyed 1.0, 2.0, ...; times are floats; render ranges and a
+Loader's GlobalIn/GlobalOut are inclusive comp frames, its ClipTimeStart/End
+0-based indices into the clip. Unknown input names are ignored, as Fusion does,
+but recorded (``tool.ignored``) so a test can catch a misspelt input.
+
+Pixels: "media" tools (MediaIn, or a Loader fed from memory) hold RGBA arrays
+per frame; a Loader with a Clip reads EXRs; a Saver writes EXRs on Render
+(OpenImageIO: the fake may use it, the plugin may not); a Matte Control copies a
+channel of its Foreground into its Background's alpha.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import OpenImageIO as oiio
+
+TIME_UNDEFINED = -1000000000.0
+
+_KNOWN_INPUTS = {
+    "Saver": {"Input", "Clip", "OutputFormat", "CreateDir", "ProcessMode", "SaveFrames", "OpenEXRFormat.Depth",
+              "OpenEXRFormat.Compression", "OpenEXRFormat.RedEnable", "OpenEXRFormat.GreenEnable",
+              "OpenEXRFormat.BlueEnable", "OpenEXRFormat.AlphaEnable", "OpenEXRFormat.ZEnable"},
+    "Loader": {"Clip", "GlobalIn", "GlobalOut", "ClipTimeStart", "ClipTimeEnd", "HoldFirstFrame", "HoldLastFrame",
+               "Reverse", "Loop", "Depth"},
+    "MediaIn": {"GlobalIn", "GlobalOut", "ClipTimeStart", "ClipTimeEnd"},
+    "MatteControl": {"Background", "Foreground", "GarbageMatte", "SolidMatte", "EffectMask", "MatteCombine",
+                     "CombineOp", "InvertMatte", "MatteBlur", "MatteGamma"},
+}
+_IMAGE_INPUTS = {"Saver": {"Input"}, "MatteControl": {"Background", "Foreground", "GarbageMatte", "SolidMatte",
+                                                      "EffectMask"}}
+_DEFAULTS = {
+    "Saver": {"OutputFormat": "", "OpenEXRFormat.Depth": 0, "CreateDir": 1, "OpenEXRFormat.RedEnable": 1,
+              "OpenEXRFormat.GreenEnable": 1, "OpenEXRFormat.BlueEnable": 1, "OpenEXRFormat.AlphaEnable": 1},
+    "MatteControl": {"MatteCombine": 0, "CombineOp": 0, "InvertMatte": 0},
+    "Loader": {"HoldFirstFrame": 0, "HoldLastFrame": 0},
+}
+_SAVER_DEPTHS = {1: "half", 2: "float"}
+
+
+class RenderFailed(Exception):
+    pass
+
+
+def _table(items: List[Any]) -> Dict[float, Any]:
+    return {float(i + 1): item for i, item in enumerate(items)}
+
+
+def split_sequence_name(path: str):
+    """Fusion's file-sequence rule: the digits before the extension are the frame number and set the padding."""
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    match = re.match(r"^(.*?)(\d+)$", stem)
+    if match:
+        return folder, match.group(1), len(match.group(2)), ext
+    return folder, stem, 4, ext
+
+
+def read_rgba(path: str) -> np.ndarray:
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise RenderFailed(f"Loader cannot open {path}: {oiio.geterror()}")
+    try:
+        spec = inp.spec()
+        kind = "half" if spec.format == oiio.TypeDesc("half") else "float"
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, kind).reshape(spec.height, spec.width, spec.nchannels)
+        names = list(spec.channelnames)
+    finally:
+        inp.close()
+    out = np.ones((spec.height, spec.width, 4), pixels.dtype)
+    for i, channel in enumerate("RGBA"):
+        if channel in names:
+            out[..., i] = pixels[..., names.index(channel)]
+    return out
+
+
+class FakeOutput:
+    def __init__(self, tool: "FakeTool", name: str = "Output"):
+        self.tool, self.name = tool, name
+
+    def GetTool(self) -> "FakeTool":
+        return self.tool
+
+    def GetConnectedInputs(self) -> Dict[float, Any]:
+        found = []
+        for tool in self.tool.comp.tools:
+            for input_name, source in tool.connections.items():
+                if source is self.tool:
+                    found.append((tool, input_name))
+        return _table(found)
+
+
+class FakeTool:
+    def __init__(self, comp: "FakeComp", reg_id: str, name: str, x: float, y: float):
+        self.comp, self.reg_id, self.name = comp, reg_id, name
+        self.pos = [float(x), float(y)]
+        self.inputs: Dict[str, Any] = dict(_DEFAULTS.get(reg_id, {}))
+        self.connections: Dict[str, Optional[FakeTool]] = {}
+        self.frames: Optional[Dict[int, np.ndarray]] = None  # media fed from memory
+        self.clip_files: List[str] = []
+        self.ignored: List[str] = []
+        self.deleted = False
+        self.pass_through = False
+        self.Output = FakeOutput(self)
+
+    # identity
+
+    @property
+    def ID(self) -> str:
+        return self.reg_id
+
+    @property
+    def Name(self) -> str:
+        return self.name
+
+    def GetAttrs(self, name: Optional[str] = None) -> Any:
+        attrs = {"TOOLS_Name": self.name, "TOOLS_RegID": self.reg_id, "TOOLB_PassThrough": self.pass_through,
+                 "TOOLB_Selected": self in self.comp.selected}
+        if self.reg_id == "Loader":
+            attrs["TOOLIT_Clip_Length"] = {1.0: float(len(self.clip_files))}
+        return attrs[name] if name else attrs
+
+    def SetAttrs(self, attrs: Dict[str, Any]) -> None:
+        if "TOOLS_Name" in attrs:
+            wanted = str(attrs["TOOLS_Name"])
+            taken = {t.name for t in self.comp.tools if t is not self}
+            name, n = wanted, 1
+            while name in taken:  # Fusion keeps names unique
+                name, n = f"{wanted}_{n}", n + 1
+            self.name = name
+        if "TOOLB_PassThrough" in attrs:
+            self.pass_through = bool(attrs["TOOLB_PassThrough"])
+
+    # inputs
+
+    def _known(self, name: str) -> bool:
+        known = _KNOWN_INPUTS.get(self.reg_id)
+        return known is None or name in known
+
+    def SetInput(self, name: str, value: Any, time: Optional[float] = None) -> Optional[bool]:
+        self._alive()
+        if not self._known(name):
+            self.ignored.append(name)
+            return None
+        if name in _IMAGE_INPUTS.get(self.reg_id, ()):  # an image input takes a connection, not a value
+            self.ignored.append(name)
+            return None
+        if self.reg_id == "Loader" and name == "Clip":
+            self._set_clip(str(value))
+        elif self.reg_id in ("Loader", "MediaIn") and name == "GlobalIn":
+            self._shift_in(float(value))
+        elif self.reg_id in ("Loader", "MediaIn") and name == "GlobalOut":
+            self.inputs["GlobalOut"] = max(float(value), float(self.inputs.get("GlobalIn", value)))
+        else:
+            self.inputs[name] = value
+        return True
+
+    def GetInput(self, name: str, time: Optional[float] = None) -> Any:
+        self._alive()
+        return self.inputs.get(name)
+
+    def ConnectInput(self, name: str, target: Any) -> bool:
+        self._alive()
+        if name not in _IMAGE_INPUTS.get(self.reg_id, ()):
+            self.ignored.append(name)
+            return False
+        if isinstance(target, FakeOutput):
+            target = target.tool
+        self.connections[name] = target
+        return True
+
+    def FindMainOutput(self, index: int) -> FakeOutput:
+        return self.Output
+
+    def Delete(self) -> None:
+        self._alive()
+        self.deleted = True
+        self.comp.tools.remove(self)
+        self.comp.selected.discard(self)
+        for tool in self.comp.tools:
+            for name, source in list(tool.connections.items()):
+                if source is self:
+                    tool.connections[name] = None
+
+    def _alive(self) -> None:
+        if self.deleted:
+            raise RuntimeError(f"{self.name} was deleted")
+
+    # Loader behaviour
+
+    def _set_clip(self, path: str) -> None:
+        """As Fusion: the clip is the sequence around the named file, placed at the comp's global start, untrimmed."""
+        self.inputs["Clip"] = path
+        folder, prefix, padding, ext = split_sequence_name(path)
+        pattern = re.compile(re.escape(prefix) + r"(\d{%d,})" % padding + re.escape(ext) + "$")
+        numbered = []
+        if os.path.isdir(folder or "."):
+            for name in os.listdir(folder or "."):
+                match = pattern.match(name)
+                if match:
+                    numbered.append((int(match.group(1)), os.path.join(folder, name)))
+        self.clip_files = [p for _, p in sorted(numbered)]
+        length = len(self.clip_files)
+        start = self.comp.global_start
+        self.inputs.update(GlobalIn=start, GlobalOut=start + max(length, 1) - 1, ClipTimeStart=0,
+                           ClipTimeEnd=max(length - 1, 0), HoldFirstFrame=0, HoldLastFrame=0)
+
+    def _shift_in(self, value: float) -> None:
+        """GlobalIn cannot pass GlobalOut; moving it trims the clip's head by as much (Fusion compensates)."""
+        old = float(self.inputs.get("GlobalIn", value))
+        out = float(self.inputs.get("GlobalOut", value))
+        new = min(value, out)
+        self.inputs["GlobalIn"] = new
+        if "ClipTimeStart" in self.inputs:
+            end = float(self.inputs.get("ClipTimeEnd", 0))
+            self.inputs["ClipTimeStart"] = min(max(float(self.inputs["ClipTimeStart"]) + new - old, 0.0), end)
+
+    def clip_file_at(self, frame: float) -> str:
+        g_in, g_out = float(self.inputs["GlobalIn"]), float(self.inputs["GlobalOut"])
+        if not g_in <= frame <= g_out:
+            raise RenderFailed(f"{self.name}: frame {frame:g} is outside its global range {g_in:g}-{g_out:g}")
+        index = int(self.inputs["ClipTimeStart"]) + int(frame - g_in)
+        if index > int(self.inputs["ClipTimeEnd"]) or index >= len(self.clip_files):
+            raise RenderFailed(f"{self.name}: frame {frame:g} is past the clip's end")
+        return self.clip_files[index]
+
+
+class FakeFlowView:
+    def __init__(self, comp: "FakeComp"):
+        self.comp = comp
+
+    def GetPosTable(self, tool: FakeTool) -> Dict[float, float]:
+        return {1.0: tool.pos[0], 2.0: tool.pos[1]}
+
+    def SetPos(self, tool: FakeTool, x: float, y: float) -> None:
+        tool.pos = [float(x), float(y)]
+
+    def Select(self, tool: Optional[FakeTool] = None, select: bool = True) -> None:
+        if tool is None:
+            self.comp.selected.clear()
+        elif select:
+            self.comp.selected.add(tool)
+        else:
+            self.comp.selected.discard(tool)
+
+
+class FakeFrame:
+    def __init__(self, comp: "FakeComp"):
+        self.FlowView = FakeFlowView(comp)
+
+
+class FakeComp:
+    TIME_UNDEFINED = TIME_UNDEFINED
+
+    def __init__(self, render_start: int, render_end: int, global_start: int = 0, global_end: int = 10000,
+                 name: str = "Composition1"):
+        self.render_start, self.render_end = render_start, render_end
+        self.global_start, self.global_end = global_start, global_end
+        self.name = name
+        self.tools: List[FakeTool] = []
+        self.ever: List[FakeTool] = []  # every tool added, deleted ones too (for their ``ignored``)
+        self.selected: set = set()
+        self.active: Optional[FakeTool] = None
+        self.locks = 0
+        self.undo_depth = 0
+        self.renders: List[Dict[str, Any]] = []
+        self.CurrentFrame = FakeFrame(self)
+
+    # FusionScript
+
+    def GetAttrs(self, name: Optional[str] = None) -> Any:
+        attrs = {"COMPS_Name": self.name, "COMPS_FileName": "", "COMPN_RenderStart": float(self.render_start),
+                 "COMPN_RenderEnd": float(self.render_end), "COMPN_GlobalStart": float(self.global_start),
+                 "COMPN_GlobalEnd": float(self.global_end), "COMPB_Locked": self.locks > 0}
+        return attrs[name] if name else attrs
+
+    def GetToolList(self, selected: bool = False, reg_id: Optional[str] = None) -> Dict[float, FakeTool]:
+        tools = [t for t in self.tools if (not selected or t in self.selected) and (reg_id is None or t.reg_id == reg_id)]
+        return _table(tools)
+
+    def AddTool(self, reg_id: str, x: float = -32768, y: float = -32768) -> FakeTool:
+        taken = {t.name for t in self.tools}
+        n = 1
+        while f"{reg_id}{n}" in taken:
+            n += 1
+        if x == -32768 and y == -32768:
+            x, y = float(len(self.tools)), 5.0
+        tool = FakeTool(self, reg_id, f"{reg_id}{n}", x, y)
+        self.tools.append(tool)
+        self.ever.append(tool)
+        return tool
+
+    def Lock(self) -> None:
+        self.locks += 1
+
+    def Unlock(self) -> None:
+        assert self.locks > 0, "Unlock without Lock"
+        self.locks -= 1
+
+    def StartUndo(self, name: str) -> None:
+        self.undo_depth += 1
+
+    def EndUndo(self, keep: bool = True) -> None:
+        assert self.undo_depth > 0, "EndUndo without StartUndo"
+        self.undo_depth -= 1
+
+    def SetActiveTool(self, tool: Optional[FakeTool]) -> None:
+        self.active = tool
+
+    @property
+    def ActiveTool(self) -> Optional[FakeTool]:
+        return self.active
+
+    def Render(self, args: Dict[str, Any]) -> bool:
+        """Render savers for Start..End inclusive (the comp's render range by default); Wait=True only."""
+        unknown = set(args) - {"Start", "End", "Tool", "Wait", "HiQ", "RenderAll", "MotionBlur", "SizeType", "Step"}
+        assert not unknown, f"unknown Render arguments {unknown}"
+        assert args.get("Wait") is True, "the fake renders synchronously: pass Wait=True"
+        self.renders.append(dict(args))
+        start = int(args.get("Start", self.render_start))
+        end = int(args.get("End", self.render_end))
+        tool = args.get("Tool")
+        savers = [tool] if tool is not None else [t for t in self.tools if t.reg_id == "Saver" and not t.pass_through]
+        try:
+            for saver in savers:
+                assert saver.reg_id == "Saver", "the fake renders Savers only"
+                for frame in range(start, end + 1, int(args.get("Step", 1))):
+                    self._save(saver, frame)
+        except RenderFailed as exc:
+            print(f"Render failed: {exc}")
+            return False
+        return True
+
+    # the image side (not FusionScript: what the fake computes)
+
+    def add_media(self, reg_id: str, name: str, frames: Dict[int, np.ndarray], x: float = 0, y: float = 0) -> FakeTool:
+        """A MediaIn (or Loader) whose images come from memory: {comp frame: (H, W, 4) array}."""
+        tool = self.AddTool(reg_id, x, y)
+        tool.SetAttrs({"TOOLS_Name": name})
+        tool.frames = dict(frames)
+        return tool
+
+    def evaluate(self, tool: FakeTool, frame: float) -> np.ndarray:
+        if tool is None:
+            raise RenderFailed("an input is not connected")
+        if tool.frames is not None:
+            if int(frame) not in tool.frames:
+                raise RenderFailed(f"{tool.name} has no frame {frame:g}")
+            return tool.frames[int(frame)]
+        if tool.reg_id == "Loader":
+            return read_rgba(tool.clip_file_at(frame))
+        if tool.reg_id == "MatteControl":
+            return self._matte_control(tool, frame)
+        raise RenderFailed(f"the fake cannot evaluate a {tool.reg_id}")
+
+    def _matte_control(self, tool: FakeTool, frame: float) -> np.ndarray:
+        background = self.evaluate(tool.connections.get("Background"), frame)
+        combine = int(tool.inputs["MatteCombine"])
+        if combine == 0 or tool.connections.get("Foreground") is None:
+            return background
+        foreground = self.evaluate(tool.connections["Foreground"], frame)
+        if foreground.shape != background.shape:
+            raise RenderFailed(f"{tool.name}: foreground {foreground.shape} and background {background.shape} differ")
+        if combine not in (1, 2, 3, 4) or int(tool.inputs["CombineOp"]) != 0:
+            raise NotImplementedError("the fake Matte Control copies R, G, B or A only")
+        out = background.copy()
+        matte = foreground[..., combine - 1]
+        out[..., 3] = (1 - matte) if int(tool.inputs["InvertMatte"]) else matte
+        return out
+
+    def _save(self, saver: FakeTool, frame: int) -> None:
+        if saver.inputs.get("OutputFormat") != "OpenEXRFormat":
+            raise RenderFailed(f"{saver.name}: the fake writes OpenEXRFormat only")
+        image = self.evaluate(saver.connections.get("Input"), frame)
+        folder, prefix, padding, ext = split_sequence_name(str(saver.inputs["Clip"]))
+        if not os.path.isdir(folder):
+            if not saver.inputs.get("CreateDir"):
+                raise RenderFailed(f"{saver.name}: folder {folder} does not exist")
+            os.makedirs(folder)
+        path = os.path.join(folder, f"{prefix}{frame:0{padding}d}{ext}")
+        depth = int(saver.inputs["OpenEXRFormat.Depth"])
+        kind = _SAVER_DEPTHS.get(depth, "half" if image.dtype == np.float16 else "float")
+        keep = [i for i, c in enumerate(("Red", "Green", "Blue", "Alpha")) if saver.inputs[f"OpenEXRFormat.{c}Enable"]]
+        pixels = np.ascontiguousarray(image[..., keep].astype(np.float16 if kind == "half" else np.float32))
+        spec = oiio.ImageSpec(image.shape[1], image.shape[0], len(keep), kind)
+        spec.channelnames = tuple("RGBA"[i] for i in keep)
+        spec.attribute("compression", "zip")
+        out = oiio.ImageOutput.create(path)
+        if out is None or not out.open(path, spec) or not out.write_image(pixels):
+            raise RenderFailed(f"{saver.name}: cannot write {path}: {oiio.geterror()}")
+        out.close()
