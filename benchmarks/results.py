@@ -16,6 +16,7 @@ import torch
 
 from .quality import ClipResult, MethodScore
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
+from .transfer import TransferSpeed
 
 
 @dataclass
@@ -26,6 +27,7 @@ class RunResults:
     clips: list[ClipResult] = field(default_factory=list)
     speed: SpeedResult | None = None
     seconds: float = 0.0  # wall-clock time of the whole run
+    transfer: TransferSpeed | None = None
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -76,7 +78,8 @@ def load(path: str) -> RunResults:
         s = raw["speed"]
         speed = SpeedResult(s["threads"], s["matmul_gflops"], s["matmul_runs"], [TrainSpeed(**t) for t in s["train"]],
                             [InferSpeed(**i) for i in s["infer"]], [IoSpeed(**i) for i in s["io"]])
-    return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"])
+    transfer = TransferSpeed(**raw["transfer"]) if raw.get("transfer") else None
+    return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer)
 
 
 def _cpu_model() -> str:

@@ -23,7 +23,7 @@ import torch
 
 from inpaint_core.device import select_device
 
-from . import report, results, speed
+from . import report, results, speed, transfer
 from .clips import BenchClip, build_clip
 from .quality import run_clip
 
@@ -48,6 +48,7 @@ class Suite:
     hd_frames: int  # also time inference on this many 1920x1080 frames (tens of seconds each on a CPU); 0: skip
     io_frames: int  # frames per EXR I/O measurement
     io_repeats: int
+    transfer_frames: int  # 2048x1080 RGBA half frames sent up and down through the gRPC service
 
 
 # Quick: the real clip at every preset, 1 and 3 minutes; the long-occlusion clip, draft, 1 minute.
@@ -62,6 +63,7 @@ QUICK = Suite(
     hd_frames=0,
     io_frames=6,
     io_repeats=3,
+    transfer_frames=8,
 )
 
 # Full: all 50 frames of the real clip and both procedural clips, up to 30 (real) or 10 minutes.
@@ -77,6 +79,7 @@ FULL = Suite(
     hd_frames=3,
     io_frames=20,
     io_repeats=3,
+    transfer_frames=24,
 )
 
 
@@ -98,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         run = _previous_results(results_path, run)
     started = time.monotonic() - run.seconds  # a merged run's time adds to the earlier one's
     os.makedirs(images, exist_ok=True)
-    clips = _build_clips(suite, cache)
+    clips = _build_clips(suite, cache) if args.only & {"quality", "speed"} else {}
     if "speed" in args.only:  # first, while the process is small: its memory figures are then the stages' own
         run.speed = _measure_speed(suite, clips[suite.plans[0].clip], cache, device)
+        _save(run, started, results_path)
+    if "transfer" in args.only:
+        run.transfer = _measure_transfer(suite, cache, device)
         _save(run, started, results_path)
     if "quality" in args.only:
         for plan in suite.plans:
@@ -121,8 +127,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the ~15-minute suite instead of the full one")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu: the benchmark of record)")
-    parser.add_argument("--only", default="quality,speed", type=lambda s: set(s.split(",")),
-                        help="comma list of sections to run: quality, speed (default both)")
+    parser.add_argument("--only", default="quality,speed,transfer", type=lambda s: set(s.split(",")),
+                        help="comma list of sections to run: quality, speed, transfer (default all three)")
     parser.add_argument("--clips", type=lambda s: s.split(","), help="run only these clips of the suite")
     parser.add_argument("--presets", type=lambda s: tuple(s.split(",")), help="run only these presets")
     parser.add_argument("--budgets", type=lambda s: tuple(float(m) for m in s.split(",")),
@@ -133,9 +139,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
     parser.add_argument("--merge", action="store_true",
                         help="add this run's measurements to the last run's results (replacing the same "
-                             "clip/method/budget and, if measured, the speed section) instead of starting afresh")
+                             "clip/method/budget and, if measured, the speed and transfer sections) instead of "
+                             "starting afresh")
     args = parser.parse_args(argv)
-    unknown = args.only - {"quality", "speed"}
+    unknown = args.only - {"quality", "speed", "transfer"}
     if unknown:
         parser.error(f"unknown section(s) for --only: {', '.join(sorted(unknown))}")
     return args
@@ -201,6 +208,15 @@ def _measure_speed(suite: Suite, clip: BenchClip, cache: str, device: torch.devi
         train.peak_fraction = train.gflops / result.matmul_gflops
         _log(f"train {train.preset}: {train.peak_fraction:.0%} of the {result.matmul_gflops:.1f} GFLOP/s peak")
     return result
+
+
+def _measure_transfer(suite: Suite, cache: str, device: torch.device) -> transfer.TransferSpeed:
+    r = transfer.transfer_speed(suite.transfer_frames, os.path.join(cache, "transfer"), str(device), _log)
+    _log(f"transfer upload: gRPC {r.upload_mbs:.0f} MB/s, raw TCP {r.raw_upload_mbs:.0f} MB/s "
+         f"({r.upload_mbs / r.raw_upload_mbs:.0%}), bare gRPC {r.bare_upload_mbs:.0f} MB/s")
+    _log(f"transfer download: gRPC {r.download_mbs:.0f} MB/s, raw TCP {r.raw_download_mbs:.0f} MB/s "
+         f"({r.download_mbs / r.raw_download_mbs:.0%}), bare gRPC {r.bare_download_mbs:.0f} MB/s")
+    return r
 
 
 def _save(run: results.RunResults, started: float, path: str) -> None:

@@ -32,7 +32,7 @@ from . import specs
 from .errors import InvalidRequest, JobNotFound, JobWasCancelled, LimitExceeded, OutputExists, WrongJobState
 from .paths import AllowedRoots
 from .spool import ACTIVE_STATES, FINISHED_STATES, JobRecord, Spool
-from .uploads import FrameReceiver, received_frames
+from .uploads import FrameReceiver, received_frames, write_input_exrs
 
 log = logging.getLogger("internal_inpaint.server")
 
@@ -254,6 +254,8 @@ class JobManager:
         library = specs.library_spec(record.spec, self.spool.job_dir(job_id), self.settings.device,
                                      self.settings.checkpoint_every, overwrite_own_outputs=record.outputs_started)
         try:
+            if record.spec.WhichOneof("source") == "upload":
+                write_input_exrs(self.spool.job_dir(job_id), record.spec.upload.layout, list(record.spec.upload.frames))
             result = run_job(library, reporter, lambda: self._should_stop(job_id), reporter.preview_every)
         except Cancelled as exc:
             if self._stopping.is_set() and job_id not in self._cancel_requested:

@@ -158,10 +158,13 @@ def _result_bytes(path: str, dtype) -> bytes:
 
 
 def _frame_chunks(job_id: str, frame: int, data: bytes, chunk: int):
-    digest = hashlib.sha256(data).hexdigest()
+    """One frame as chunks, hashed as they go (the digest rides on the last chunk)."""
+    digest = hashlib.sha256()
     view = memoryview(data)
     size = len(data)
     for offset in range(0, size, chunk):
-        end = min(offset + chunk, size)
-        yield pb.FrameChunk(job_id=job_id, frame=frame, offset=offset, frame_size=size, data=bytes(view[offset:end]),
-                            sha256=digest if end == size else "")
+        piece = view[offset:offset + chunk]
+        digest.update(piece)
+        end = offset + len(piece)
+        yield pb.FrameChunk(job_id=job_id, frame=frame, offset=offset, frame_size=size, data=bytes(piece),
+                            sha256=digest.hexdigest() if end == size else "")

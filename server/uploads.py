@@ -1,11 +1,13 @@
-"""Receiving an upload job's frames: chunks in, checked, EXR files out.
+"""Receiving an upload job's frames: chunks in, checked, raw frame files out; EXRs when the job starts.
 
 A frame's bytes go to ``upload/<frame>.<call>.partial`` as they arrive (one
-file per call, so two calls sending the same frame never mix their bytes); when the
-last chunk is in and its SHA-256 matches, the frame becomes
-``input/plate.<frame>.exr`` (uncompressed: the spool is scratch space, and
-speed matters more there than size). A frame never half-received is never
-seen by a job: an interrupted call leaves only a .partial, removed at once.
+file per call, so two calls sending the same frame never mix their bytes);
+when the last chunk is in and its SHA-256 matches, the file is linked to
+``upload/<frame>.raw`` (never replacing one: the first complete copy wins).
+An interrupted call leaves only its .partial, removed at once. Encoding the
+EXRs the job reads waits until the job starts (``write_input_exrs``): it is
+the slowest part of receiving a frame (benchmarks: OpenImageIO writes about
+300 MB/s), and the upload should run at the speed of the network.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import numpy as np
 import OpenImageIO as oiio
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.errors import OutputError
 from inpaint_core.image_io import write_frame
 from inpaint_core.sequence import SequencePattern
 
@@ -26,10 +27,37 @@ from .errors import InvalidRequest, LimitExceeded, OutputExists
 from .specs import PLATE_NAME, frame_bytes, pixel_dtype
 
 
+def raw_path(job_dir: str, frame: int) -> str:
+    return os.path.join(job_dir, "upload", f"{frame}.raw")
+
+
 def received_frames(job_dir: str, frames: list[int]) -> list[int]:
-    """The frames of the job already in its input folder."""
-    pattern = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
-    return [f for f in frames if os.path.exists(pattern.path(f))]
+    """The frames of the job that have arrived whole (raw, or already turned into the job's EXR)."""
+    plate = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
+    return [f for f in frames if os.path.exists(raw_path(job_dir, f)) or os.path.exists(plate.path(f))]
+
+
+def write_input_exrs(job_dir: str, layout: pb.FrameLayout, frames: list[int]) -> None:
+    """Turn the received raw frames into the EXR sequence the job reads (resumable: done frames are skipped)."""
+    plate = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
+    spec = _exr_spec(layout)
+    for frame in frames:
+        raw, exr = raw_path(job_dir, frame), plate.path(frame)
+        if not os.path.exists(exr):
+            pixels = np.fromfile(raw, dtype=pixel_dtype(layout))
+            write_frame(exr, pixels.reshape(layout.height, layout.width, len(layout.channels)), spec)
+        if os.path.exists(raw):
+            os.remove(raw)
+
+
+def _exr_spec(layout: pb.FrameLayout) -> oiio.ImageSpec:
+    type_desc = oiio.HALF if layout.pixel_type == pb.HALF else oiio.FLOAT
+    spec = oiio.ImageSpec(layout.width, layout.height, len(layout.channels), type_desc)
+    spec.channelnames = tuple(layout.channels)
+    spec.attribute("compression", "none")  # the spool is scratch space: speed over size
+    alpha = [i for i, name in enumerate(layout.channels) if name in ("A", "a")]
+    spec.alpha_channel = alpha[0] if alpha else -1
+    return spec
 
 
 class FrameReceiver:
@@ -42,7 +70,6 @@ class FrameReceiver:
         self.expected = set(frames)
         self.max_chunk_bytes = max_chunk_bytes
         self.frame_size = frame_bytes(layout)
-        self.plate = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
         self.completed: list[int] = []
         self._frame: int | None = None  # the frame being received
         self._received = 0
@@ -55,8 +82,9 @@ class FrameReceiver:
         if chunk.job_id != self.job_id:
             raise InvalidRequest(f"A chunk names job {chunk.job_id!r} in an upload of job {self.job_id}; "
                                  "send one job's frames per call.")
-        if len(chunk.data) > self.max_chunk_bytes:
-            raise LimitExceeded(f"Chunk of {len(chunk.data)} bytes for frame {chunk.frame}; "
+        data = chunk.data  # each access of a bytes field makes a new Python object: take it once
+        if len(data) > self.max_chunk_bytes:
+            raise LimitExceeded(f"Chunk of {len(data)} bytes for frame {chunk.frame}; "
                                 f"at most {self.max_chunk_bytes} per chunk.")
         if chunk.frame != self._frame:
             self._start(chunk)
@@ -65,11 +93,11 @@ class FrameReceiver:
                                  "(chunks of a frame must come in order, without gaps or repeats).")
         if chunk.frame_size != self.frame_size:
             raise InvalidRequest(f"Frame {chunk.frame}: frame_size changed to {chunk.frame_size} mid-frame.")
-        if self._received + len(chunk.data) > self.frame_size:
+        if self._received + len(data) > self.frame_size:
             raise InvalidRequest(f"Frame {chunk.frame}: more bytes than its {self.frame_size}.")
-        self._partial.write(chunk.data)
-        self._hash.update(chunk.data)
-        self._received += len(chunk.data)
+        self._partial.write(data)
+        self._hash.update(data)
+        self._received += len(data)
         if self._received == self.frame_size:
             self._finish(chunk)
 
@@ -98,7 +126,7 @@ class FrameReceiver:
                 f"Frame {frame} is {chunk.frame_size} bytes; the job's {layout.width}x{layout.height}x"
                 f"{len(layout.channels)} {pb.PixelType.Name(layout.pixel_type).lower()} frames are {self.frame_size}."
             )
-        if os.path.exists(self.plate.path(frame)):
+        if received_frames(self.job_dir, [frame]):
             raise OutputExists(f"Frame {frame} was uploaded already; frames cannot be replaced.")
         self._frame, self._received, self._hash = frame, 0, hashlib.sha256()
         self._partial = open(os.path.join(self.job_dir, "upload", f"{frame}.{self._call}.partial"), "wb")
@@ -114,24 +142,9 @@ class FrameReceiver:
         self._partial.close()
         partial, self._partial, self._frame = self._partial.name, None, None
         try:
-            self._write_exr(frame, partial)
+            os.link(partial, raw_path(self.job_dir, frame))  # atomic, and never replaces
+        except FileExistsError:
+            raise OutputExists(f"Frame {frame} was uploaded already (by another call); frames cannot be replaced.") from None
         finally:
             os.remove(partial)
         self.completed.append(frame)
-
-    def _write_exr(self, frame: int, partial: str) -> None:
-        layout = self.layout
-        pixels = np.fromfile(partial, dtype=pixel_dtype(layout)).reshape(layout.height, layout.width,
-                                                                          len(layout.channels))
-        type_desc = oiio.HALF if layout.pixel_type == pb.HALF else oiio.FLOAT
-        spec = oiio.ImageSpec(layout.width, layout.height, len(layout.channels), type_desc)
-        spec.channelnames = tuple(layout.channels)
-        spec.attribute("compression", "none")
-        alpha = [i for i, name in enumerate(layout.channels) if name in ("A", "a")]
-        spec.alpha_channel = alpha[0] if alpha else -1
-        try:
-            write_frame(self.plate.path(frame), pixels, spec)  # never replaces: a racing call's copy wins
-        except OutputError as exc:
-            if os.path.exists(self.plate.path(frame)):
-                raise OutputExists(f"Frame {frame} was uploaded already (by another call); frames cannot be replaced.") from exc
-            raise
