@@ -291,7 +291,7 @@ def _transfer(t: TransferSpeed) -> str:
         "`InpaintClient` and a server started in the same process (`start_server`, default settings, a fresh "
         f"spool) on 127.0.0.1, in the server's {t.chunk_bytes / 2**20:g} MiB chunks; MB of pixels per second, best "
         f"of {t.repeats} passes. Upload: `upload_frames` to a job waiting for them, including the server's SHA-256 "
-        "check and uncompressed EXR write of each frame. Download: `download` of a finished job, including the "
+        "check and storing each frame (raw bytes; the EXR the job reads is written when it starts). Download: `download` of a finished job, including the "
         "server's EXR read and both ends' SHA-256. Raw TCP, in the same run: the same bytes in the same chunks over a "
         "plain socket (`sendall`, `recv_into` a preallocated buffer). Bare gRPC: the same `FrameChunk` messages "
         "through a server that does nothing with them, what gRPC and protobuf cost in Python on their own."
