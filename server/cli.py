@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo_command, run_command, serve_command
+from . import assemble_command, demo_command, plan_command, run_command, serve_command
 
 EXIT_CODES = """exit codes:
   0  success
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run_command, demo_command, serve_command):
+    for module in (run_command, plan_command, assemble_command, serve_command, demo_command):
         module.add_parser(commands, EXIT_CODES)
     return parser
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
+import time
 from typing import Callable
 
 from tqdm import tqdm
@@ -66,6 +68,51 @@ class ConsoleReporter(JobReporter):
             self._bar = None
 
 
+class JsonReporter(JobReporter):
+    """One JSON object per line on stdout, for farm monitors: stages, warnings, progress, frames.
+
+    Training progress is sent at most once a second (and for the last iteration), so a log
+    stays readable at thousands of iterations.
+    """
+
+    PROGRESS_INTERVAL = 1.0
+
+    def __init__(self) -> None:
+        self._last_progress = 0.0
+
+    def stage(self, message: str) -> None:
+        emit_json("stage", message=message)
+
+    def warning(self, message: str) -> None:
+        emit_json("warning", message=message)
+
+    def progress(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < self.PROGRESS_INTERVAL and progress.iteration < progress.iterations:
+            return
+        self._last_progress = now
+        emit_json("progress", iteration=progress.iteration, iterations=progress.iterations,
+                  loss=_finite(progress.loss), elapsed=round(progress.elapsed, 3), eta=round(progress.eta, 3))
+
+    def frame_written(self, frame: int, path: str, done: int, total: int) -> None:
+        emit_json("frame", frame=frame, path=path, done=done, total=total)
+
+    def close(self) -> None:
+        """Nothing to close (the same interface as ConsoleReporter)."""
+
+
+def emit_json(event: str, **fields: object) -> None:
+    print(json.dumps({"event": event, "time": round(time.time(), 3), **fields}), flush=True)
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def make_reporter(log_format: str, quiet: bool = False) -> JobReporter:
+    return JsonReporter() if log_format == "json" else ConsoleReporter(quiet=quiet)
+
+
 class CancelOnInterrupt:
     """First Ctrl-C (or a farm's SIGTERM) stops the job cleanly, checkpoint first; a second one aborts."""
 
@@ -94,38 +141,52 @@ class CancelOnInterrupt:
         say("\nStopping after this iteration and saving a checkpoint (Ctrl-C again to abort at once)...")
 
 
-def run_job_with_console(spec: JobSpec, quiet: bool = False) -> JobResult:
-    """Run a job with progress bars and Ctrl-C/SIGTERM cancellation; print its summary."""
-    reporter = ConsoleReporter(quiet=quiet)
+def run_job_with_console(spec: JobSpec, quiet: bool = False, log_format: str = "text") -> JobResult:
+    """Run a job with progress bars (or JSON lines) and Ctrl-C/SIGTERM cancellation; print its summary."""
+    reporter = make_reporter(log_format, quiet)
     with CancelOnInterrupt() as cancel:
         try:
             result = run_job(spec, reporter, should_cancel=cancel)
         finally:
             reporter.close()
-    say(summary(result))
+    report_result(result, log_format)
     return result
 
 
-def run_reporting_errors(job: Callable[[], int], debug: bool = False) -> int:
-    """Run ``job``; turn a known failure into one line on stderr and an exit code."""
+def report_result(result: JobResult, log_format: str) -> None:
+    if log_format == "json":
+        emit_json("result", frames=len(result.frames), filled=result.filled_frames, copied=result.copied_frames,
+                  iterations=result.iterations, final_loss=_finite(result.final_loss), device=result.device,
+                  train_seconds=round(result.train_seconds, 3), total_seconds=round(result.total_seconds, 3),
+                  outputs=[result.outputs[0], result.outputs[-1]] if result.outputs else [])
+    else:
+        say(summary(result))
+
+
+def run_reporting_errors(job: Callable[[], int], debug: bool = False, log_format: str = "text") -> int:
+    """Run ``job``; turn a known failure into one line on stderr (and a JSON line) and an exit code."""
     try:
         return job()
     except Cancelled as exc:
-        say(f"cancelled: {exc} Continue with --resume.")
-        return EXIT_CANCELLED
+        return _failed(EXIT_CANCELLED, f"cancelled: {exc} Continue with --resume.", log_format)
     except KeyboardInterrupt:
-        say("aborted.")
-        return EXIT_CANCELLED
+        return _failed(EXIT_CANCELLED, "aborted.", log_format)
     except InpaintError as exc:
         if debug:
             raise
-        say(f"error: {exc}")
-        return _exit_code(exc)
+        return _failed(_exit_code(exc), f"error: {exc}", log_format)
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence, re-raised with --debug
         if debug:
             raise
-        say(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for a traceback)")
-        return EXIT_INTERNAL
+        return _failed(EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {exc} (run again with --debug for a "
+                                      "traceback)", log_format)
+
+
+def _failed(code: int, message: str, log_format: str) -> int:
+    say(message)
+    if log_format == "json":
+        emit_json("error", exit_code=code, message=message)
+    return code
 
 
 def _exit_code(exc: InpaintError) -> int:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from inpaint_core import windowed
 from inpaint_core.device import DEVICE_CHOICES
-from inpaint_core.masks import DEFAULT_THRESHOLD
+from inpaint_core.errors import InputError
 from inpaint_core.pipeline import JobSpec
-from inpaint_core.presets import PRESETS, preset_settings
-from inpaint_core.sequence import parse_frame_range
-from inpaint_core.shot import NONFINITE_POLICIES, ShotSpec
+from inpaint_core.presets import preset_settings
 
-from .console import EXIT_OK, run_job_with_console, run_reporting_errors
+from .console import EXIT_OK, emit_json, run_job_with_console, run_reporting_errors, say
+from .shot_options import add_log_options, add_shot_options, shot_spec
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -23,43 +23,30 @@ def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--input", "-i", required=True, metavar="PATTERN", help="plate sequence, e.g. 'plate.####.exr', 'plate.%%04d.exr' or 'plate.@@@@.exr'")
-    p.add_argument("--output", "-o", required=True, metavar="PATTERN", help="where to write the clean plate, e.g. 'clean.####.exr'")
-    p.add_argument("--mask", "-m", metavar="PATTERN", help="matte sequence (white = remove); default: a channel of the plate")
-    p.add_argument("--mask-channel", metavar="NAME", help="matte channel (default: A, or the matte's only channel)")
-    p.add_argument("--mask-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="V", help=f"matte values above V are holes (default {DEFAULT_THRESHOLD})")
-    p.add_argument("--mask-dilate", type=int, default=0, metavar="PX", help="grow the holes by PX pixels, to cover soft matte edges (default 0)")
-    p.add_argument("--frames", "-f", metavar="RANGE", help="frames to process: '1001-1100', '1001-1100x2', '1001,1005-1010' (default: all on disk)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="standard", help="quality/speed trade-off (default standard)")
-    p.add_argument("--iterations", type=int, metavar="N", help="training iterations (default: the preset's)")
-    p.add_argument("--width", type=int, metavar="C", help="network base width (default: the preset's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed and inputs give the same result (default 0)")
+    add_shot_options(p, required=False)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, else Apple MPS, else CPU")
-    p.add_argument("--nonfinite", choices=NONFINITE_POLICIES, default="error", help="NaN/Inf plate pixels: refuse (error, default) or fill them like holes (inpaint)")
     p.add_argument("--resume", action="store_true", help="continue from this output's checkpoint, if there is one")
-    p.add_argument("--overwrite", action="store_true", help="replace output files that exist (never input files)")
     p.add_argument("--work-dir", metavar="DIR", help="where checkpoints go (default: .internal_inpaint beside the outputs)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints (default 500)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars, only warnings, errors and the summary")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    farm = p.add_argument_group("windowed jobs (render farms; see `internal-inpaint plan`)")
+    farm.add_argument("--job-dir", metavar="DIR", help="a job folder made by `plan`: run one of its windows")
+    farm.add_argument("--window", type=int, metavar="K", help="the window to run; resumes from its checkpoint, "
+                                                               "does nothing if it is done")
+    add_log_options(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    return run_reporting_errors(lambda: _run(args), args.debug)
+    return run_reporting_errors(lambda: _run(args), args.debug, args.log_format)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.job_dir is not None or args.window is not None:
+        return _run_window(args)
+    if not args.input or not args.output:
+        raise InputError("run needs --input and --output (or --job-dir and --window for a planned windowed job).")
     spec = JobSpec(
-        shot=ShotSpec(
-            plate=args.input,
-            frames=parse_frame_range(args.frames) if args.frames else None,
-            mask=args.mask,
-            mask_channel=args.mask_channel,
-            mask_threshold=args.mask_threshold,
-            mask_dilate=args.mask_dilate,
-            nonfinite=args.nonfinite,
-        ),
+        shot=shot_spec(args),
         output=args.output,
         train=preset_settings(args.preset, iterations=args.iterations, width=args.width, seed=args.seed,
                               checkpoint_every=args.checkpoint_every),
@@ -68,5 +55,28 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
     )
-    run_job_with_console(spec, quiet=args.quiet)
+    run_job_with_console(spec, quiet=args.quiet, log_format=args.log_format)
     return EXIT_OK
+
+
+def _run_window(args: argparse.Namespace) -> int:
+    if args.job_dir is None or args.window is None:
+        raise InputError("A windowed run needs both --job-dir and --window.")
+    if args.input or args.output:
+        raise InputError("--input/--output come from the job folder's plan; leave them out with --job-dir.")
+    plan = windowed.load_plan(args.job_dir)
+    if windowed.window_done(args.job_dir, args.window):
+        windowed.window(plan, args.window)  # still refuse a window number that does not exist
+        _tell(args, "window", f"Window {args.window} is done already.", window=args.window, done=True)
+        return EXIT_OK
+    spec = windowed.window_job(args.job_dir, plan, args.window, args.device, args.checkpoint_every)
+    result = run_job_with_console(spec, quiet=args.quiet, log_format=args.log_format)
+    windowed.mark_window_done(args.job_dir, args.window, result)
+    return EXIT_OK
+
+
+def _tell(args: argparse.Namespace, event: str, message: str, **fields: object) -> None:
+    if args.log_format == "json":
+        emit_json(event, message=message, **fields)
+    else:
+        say(message)

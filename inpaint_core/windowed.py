@@ -1,0 +1,178 @@
+"""A windowed job in a job folder: plan it, run its windows anywhere, assemble them.
+
+The job folder is the whole state, so any farm node can pick up any task::
+
+    DIR/plan.json                     the shot, settings and windows (written once)
+    DIR/windows/003/clean.####.exr    window 3's frames
+    DIR/windows/003/work/             its checkpoint: a killed task resumes from it
+    DIR/windows/003/done.json         written last: the window is complete
+    DIR/assembled/<frame>             one marker per output frame the assembly wrote
+
+Every file is written atomically (temp file + rename), so a task killed at
+any moment leaves either the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .errors import Cancelled, InputError
+from .image_io import read_frame, write_frame
+from .pipeline import JobReporter, JobResult, JobSpec, plan_outputs
+from .presets import preset_settings
+from .sequence import SequencePattern, format_frame_list
+from .shot import Shot, ShotSpec
+from .windows import Window, blend_weights, plan_windows
+
+PLAN_FILE = "plan.json"
+PLAN_VERSION = 1
+DEFAULT_WINDOW_SIZE = 40
+DEFAULT_OVERLAP = 8
+_WINDOW_OUTPUT = "clean.####.exr"
+
+
+@dataclass
+class WindowedPlan:
+    shot: ShotSpec  # frames resolved: the exact list
+    output: str
+    preset: str = "standard"
+    iterations: int | None = None
+    width: int | None = None
+    seed: int = 0
+    overwrite: bool = False
+    window_size: int = DEFAULT_WINDOW_SIZE
+    overlap: int = DEFAULT_OVERLAP
+    windows: list[Window] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["windows"] = [list(w.frames) for w in self.windows]
+        return {"version": PLAN_VERSION, **values}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "WindowedPlan":
+        values = dict(values)
+        if values.pop("version", None) != PLAN_VERSION:
+            raise InputError("The job folder's plan.json was written by another version; plan the job again.")
+        values["shot"] = ShotSpec(**values["shot"])
+        values["windows"] = [Window(i, tuple(frames)) for i, frames in enumerate(values["windows"])]
+        return cls(**values)
+
+
+def create_plan(job_dir: str, plan: WindowedPlan) -> WindowedPlan:
+    """Check the shot and the outputs, split it into windows and write the plan (idempotent for the same plan)."""
+    shot = Shot(plan.shot)
+    plan.shot.frames = list(shot.frames)
+    preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed)  # validates
+    plan.windows = plan_windows(shot.frames, plan.window_size, plan.overlap)
+    path = os.path.join(job_dir, PLAN_FILE)
+    if os.path.exists(path):
+        if load_plan(job_dir).to_dict() != plan.to_dict():
+            raise InputError(f"The job folder {job_dir} holds another job's plan; use a new folder, or delete it.")
+        return plan
+    if not os.path.isdir(os.path.join(job_dir, "assembled")):
+        plan_outputs(plan.output, shot, plan.overwrite)
+    os.makedirs(job_dir, exist_ok=True)
+    _write_json(path, plan.to_dict())
+    return plan
+
+
+def load_plan(job_dir: str) -> WindowedPlan:
+    path = os.path.join(job_dir, PLAN_FILE)
+    try:
+        with open(path) as handle:
+            return WindowedPlan.from_dict(json.load(handle))
+    except FileNotFoundError:
+        raise InputError(f"No plan in {job_dir}: run `internal-inpaint plan ... --job-dir {job_dir}` first.") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"The plan {path} is damaged ({exc}); plan the job again in a new folder.") from exc
+
+
+def window(plan: WindowedPlan, index: int) -> Window:
+    if not 0 <= index < len(plan.windows):
+        raise InputError(f"Window {index} does not exist: this job has windows 0-{len(plan.windows) - 1}.")
+    return plan.windows[index]
+
+
+def window_dir(job_dir: str, index: int) -> str:
+    return os.path.join(job_dir, "windows", f"{index:03d}")
+
+
+def window_job(job_dir: str, plan: WindowedPlan, index: int, device: str = "auto",
+               checkpoint_every: int | None = None) -> JobSpec:
+    """The library job of one window: its frames, its own outputs and checkpoint, resuming when it can."""
+    frames = list(window(plan, index).frames)
+    folder = window_dir(job_dir, index)
+    os.makedirs(folder, exist_ok=True)
+    shot = ShotSpec(**{**asdict(plan.shot), "frames": frames})
+    settings = preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed,
+                               checkpoint_every=checkpoint_every)
+    return JobSpec(shot=shot, output=os.path.join(folder, _WINDOW_OUTPUT), train=settings, device=device,
+                   work_dir=os.path.join(folder, "work"), resume=True, overwrite=True)
+
+
+def window_done(job_dir: str, index: int) -> bool:
+    return os.path.exists(os.path.join(window_dir(job_dir, index), "done.json"))
+
+
+def mark_window_done(job_dir: str, index: int, result: JobResult) -> None:
+    _write_json(os.path.join(window_dir(job_dir, index), "done.json"),
+                {"frames": result.frames, "iterations": result.iterations, "final_loss": result.final_loss})
+
+
+def assemble(job_dir: str, reporter: JobReporter | None = None,
+             should_cancel: Callable[[], bool] | None = None) -> list[str]:
+    """Join the windows into the plan's output, cross-fading the fills where windows overlap."""
+    reporter = reporter or JobReporter()
+    plan = load_plan(job_dir)
+    missing = [w.index for w in plan.windows if not window_done(job_dir, w.index)]
+    if missing:
+        raise InputError(f"Windows {format_frame_list(missing)} of {job_dir} are not done; run them first.")
+    shot = Shot(plan.shot)
+    markers = os.path.join(job_dir, "assembled")
+    started = os.path.isdir(markers)
+    outputs = plan_outputs(plan.output, shot, overwrite=plan.overwrite or started)
+    os.makedirs(markers, exist_ok=True)
+    sources = {w.index: SequencePattern.parse(os.path.join(window_dir(job_dir, w.index), _WINDOW_OUTPUT))
+               for w in plan.windows}
+    reporter.stage(f"Assembling {len(shot.frames)} frames from {len(plan.windows)} windows into {plan.output}")
+    for done, frame in enumerate(shot.frames, start=1):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"Assembly cancelled after {done - 1} of {len(shot.frames)} frames; run it again to finish.")
+        marker = os.path.join(markers, str(frame))
+        if not os.path.exists(marker):
+            plate, hole = shot.read(frame)
+            pixels = _blend(frame, plan.windows, sources, hole, shot.colour_channels)
+            # Our own earlier, interrupted assembly may have written this frame: replacing it is safe.
+            write_frame(outputs[frame], pixels, plate.spec, overwrite=plan.overwrite or started)
+            _write_json(marker, {"frame": frame})
+        reporter.frame_written(frame, outputs[frame], done, len(shot.frames))
+    return list(outputs.values())
+
+
+def _blend(frame: int, windows: list[Window], sources: dict[int, SequencePattern], hole: np.ndarray,
+           colour: list[int]) -> np.ndarray:
+    """The frame from its windows: identical outside the hole (the plate), cross-faded inside it."""
+    weights = blend_weights(frame, windows)
+    frames = {index: read_frame(sources[index].path(frame)).pixels for index in weights}
+    first = frames[next(iter(weights))]
+    if len(weights) == 1 or not hole.any():
+        return first
+    blended = sum(weight * frames[index][..., colour].astype(np.float32) for index, weight in weights.items())
+    pixels = first.copy()
+    rows, cols = np.nonzero(hole)
+    for channel_position, channel in enumerate(colour):
+        pixels[rows, cols, channel] = blended[rows, cols, channel_position].astype(pixels.dtype)
+    return pixels
+
+
+def _write_json(path: str, values: dict) -> None:
+    temp = f"{path}.partial-{os.getpid()}"
+    with open(temp, "w") as handle:
+        json.dump(values, handle, indent=1)
+    os.replace(temp, path)

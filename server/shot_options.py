@@ -1,0 +1,47 @@
+"""Command-line options that describe a shot and its training, shared by `run` and `plan`."""
+
+from __future__ import annotations
+
+import argparse
+
+from inpaint_core.masks import DEFAULT_THRESHOLD
+from inpaint_core.presets import PRESETS
+from inpaint_core.sequence import parse_frame_range
+from inpaint_core.shot import NONFINITE_POLICIES, ShotSpec
+
+LOG_FORMATS = ("text", "json")
+
+
+def add_shot_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--input", "-i", required=required, metavar="PATTERN", help="plate sequence, e.g. 'plate.####.exr', 'plate.%%04d.exr' or 'plate.@@@@.exr'")
+    p.add_argument("--output", "-o", required=required, metavar="PATTERN", help="where to write the clean plate, e.g. 'clean.####.exr'")
+    p.add_argument("--mask", "-m", metavar="PATTERN", help="matte sequence (white = remove); default: a channel of the plate")
+    p.add_argument("--mask-channel", metavar="NAME", help="matte channel (default: A, or the matte's only channel)")
+    p.add_argument("--mask-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="V", help=f"matte values above V are holes (default {DEFAULT_THRESHOLD})")
+    p.add_argument("--mask-dilate", type=int, default=0, metavar="PX", help="grow the holes by PX pixels, to cover soft matte edges (default 0)")
+    p.add_argument("--frames", "-f", metavar="RANGE", help="frames to process: '1001-1100', '1001-1100x2', '1001,1005-1010' (default: all on disk)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="standard", help="quality/speed trade-off (default standard)")
+    p.add_argument("--iterations", type=int, metavar="N", help="training iterations (default: the preset's)")
+    p.add_argument("--width", type=int, metavar="C", help="network base width (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed and inputs give the same result (default 0)")
+    p.add_argument("--nonfinite", choices=NONFINITE_POLICIES, default="error", help="NaN/Inf plate pixels: refuse (error, default) or fill them like holes (inpaint)")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that exist (never input files)")
+
+
+def add_log_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                   help="text (progress bars) or json (one JSON object per line on stdout, for farm monitors)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars, only warnings, errors and the summary")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def shot_spec(args: argparse.Namespace) -> ShotSpec:
+    return ShotSpec(
+        plate=args.input,
+        frames=parse_frame_range(args.frames) if args.frames else None,
+        mask=args.mask,
+        mask_channel=args.mask_channel,
+        mask_threshold=args.mask_threshold,
+        mask_dilate=args.mask_dilate,
+        nonfinite=args.nonfinite,
+    )
