@@ -16,8 +16,9 @@ def fill_encoded(model: InpaintGenerator, encoded: np.ndarray, hole: np.ndarray,
     model.eval()
     masked = torch.from_numpy(np.ascontiguousarray(encoded.transpose(2, 0, 1), dtype=np.float32))[None]
     hole_t = torch.from_numpy(hole.astype(np.float32))[None, None]
-    masked = masked.to(device) * (1 - hole_t.to(device))
-    _, final = model(masked, hole_t.to(device))
+    hole_t = hole_t.to(device).contiguous(memory_format=torch.channels_last)
+    masked = masked.to(device).contiguous(memory_format=torch.channels_last) * (1 - hole_t)
+    _, final = model(masked, hole_t)
     model.train(was_training)
     return final[0].float().cpu().numpy().transpose(1, 2, 0)
 

@@ -75,7 +75,10 @@ class Trainer:
         self.device = device
         self.checkpoint_path = checkpoint_path
         torch.manual_seed(settings.seed)
-        self.model = InpaintGenerator(data.channels, settings.width, settings.two_stage).to(device)
+        # channels-last: the CPU's (oneDNN) and the GPU's fastest convolution layout; measured on 2 CPU cores,
+        # 12-15% less time per step for the draft and final presets (docs/benchmarks.md).
+        self.model = InpaintGenerator(data.channels, settings.width, settings.two_stage).to(
+            device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.learning_rate)
         self.rng = np.random.default_rng(settings.seed)
         self.sampler = PatchSampler(data, settings.crop_size, settings.batch_size, self.rng)
@@ -113,7 +116,7 @@ class Trainer:
     def step(self) -> float:
         """One optimisation step on one batch; returns the loss."""
         batch = self.sampler.sample()
-        masked, hole, target, known = (torch.from_numpy(a).to(self.device) for a in (batch.masked, batch.hole, batch.target, batch.known))
+        masked, hole, target, known = (to_device(a, self.device) for a in (batch.masked, batch.hole, batch.target, batch.known))
         coarse, final = self.model(masked, hole)
         loss = masked_l1(coarse, target, known)
         if self.model.refine is not None:
@@ -196,6 +199,11 @@ class Trainer:
                 )
         if LogEncoding(**state["encoding"]) != self.data.encoding:
             raise CheckpointError(f"Checkpoint {path} was made from other plate pixels; delete it or drop --resume.")
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """An (N, C, H, W) batch on the device, channels-last like the model's weights."""
+    return torch.from_numpy(array).to(device).contiguous(memory_format=torch.channels_last)
 
 
 def load_checkpoint(path: str) -> dict:
