@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from inpaint_core.display import contact_sheet, to_display_uint8, write_png_rgb
+from inpaint_core.windowed import DEFAULT_WINDOW_SIZE
 
 from .clips import BenchClip
 from .plot import PALETTE, Panel, Series, line_chart
@@ -17,6 +18,7 @@ from .quality import BASELINES, ClipResult, MethodScore, Showcase
 from .results import RunResults
 from .speed import InferSpeed, TrainSpeed
 from .transfer import TransferSpeed
+from .windows import SIZE_4K, WindowMemory, scaled_per_frame_mb
 
 REAL_CLIP = "blackswan"
 TARGET_BUDGET_S = 600.0  # issue 3: the quality target is stated at a 10-minute CPU budget
@@ -46,6 +48,7 @@ def write_report(results: RunResults, markdown_path: str, image_dir: str) -> Non
         _clips_table(results.clips),
         _quality(results.clips, relative),
         _speed(results),
+        _window_memory(results.windows),
         _protocol(),
     ]
     with open(markdown_path, "w") as handle:
@@ -283,6 +286,29 @@ def _speed(results: RunResults) -> str:
     if results.transfer is not None:
         parts += ["", _transfer(results.transfer)]
     return "\n".join(parts)
+
+
+def _window_memory(memory: WindowMemory | None) -> str:
+    """Memory of one window of a windowed (farm) job, and what the default window size costs."""
+    if memory is None:
+        return ""
+    rows = [(str(n), f"{peak:.0f}") for n, peak in zip(memory.frames, memory.peak_mb)]
+    per_4k = scaled_per_frame_mb(memory, SIZE_4K)
+    default = DEFAULT_WINDOW_SIZE
+    return "\n".join([
+        "## Windowed jobs: memory of one window", "",
+        f"Peak resident memory of a fresh process that loads a window of N frames of {memory.width}x{memory.height} "
+        f"RGBA half and takes a few draft training steps (`benchmarks/windows.py`); inference streams from disk and "
+        "adds nothing that grows with N.", "",
+        _table(["Frames in the window", "Peak RSS MB"], rows), "",
+        f"Straight-line fit: {memory.per_frame_mb:.1f} MB per frame plus {memory.fixed_mb:.0f} MB fixed; scaled by "
+        f"pixel count, {per_4k:.1f} MB per frame at 3840x2160. The default window of {default} frames "
+        f"(`internal-inpaint plan --window-size`) therefore needs about "
+        f"{(memory.fixed_mb + default * memory.per_frame_mb) / 1024:.1f} GB at 2K and "
+        f"{(memory.fixed_mb + default * per_4k) / 1024:.1f} GB at 4K per farm task, so several tasks fit on an "
+        f"ordinary render node; {default} frames are {default / 24:.1f} s at 24 fps, the span over which a window's "
+        "network can propagate content. How the fill quality depends on the window length is not measured yet.",
+    ])
 
 
 def _transfer(t: TransferSpeed) -> str:

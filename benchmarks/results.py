@@ -17,6 +17,7 @@ import torch
 from .quality import ClipResult, MethodScore
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
 from .transfer import TransferSpeed
+from .windows import WindowMemory
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunResults:
     speed: SpeedResult | None = None
     seconds: float = 0.0  # wall-clock time of the whole run
     transfer: TransferSpeed | None = None
+    windows: WindowMemory | None = None
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -79,7 +81,9 @@ def load(path: str) -> RunResults:
         speed = SpeedResult(s["threads"], s["matmul_gflops"], s["matmul_runs"], [TrainSpeed(**t) for t in s["train"]],
                             [InferSpeed(**i) for i in s["infer"]], [IoSpeed(**i) for i in s["io"]])
     transfer = TransferSpeed(**raw["transfer"]) if raw.get("transfer") else None
-    return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer)
+    window_memory = WindowMemory(**raw["windows"]) if raw.get("windows") else None
+    return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer,
+                      window_memory)
 
 
 def _cpu_model() -> str:

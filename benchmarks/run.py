@@ -23,7 +23,7 @@ import torch
 
 from inpaint_core.device import select_device
 
-from . import report, results, speed, transfer
+from . import report, results, speed, transfer, windows
 from .clips import BenchClip, build_clip
 from .quality import run_clip
 
@@ -49,6 +49,7 @@ class Suite:
     io_frames: int  # frames per EXR I/O measurement
     io_repeats: int
     transfer_frames: int  # 2048x1080 RGBA half frames sent up and down through the gRPC service
+    window_sizes: tuple[int, ...]  # windows whose memory is measured (frames of 2048x1080 RGBA half)
 
 
 # Quick: the real clip at every preset, 1 and 3 minutes; the long-occlusion clip, draft, 1 minute.
@@ -64,6 +65,7 @@ QUICK = Suite(
     io_frames=6,
     io_repeats=3,
     transfer_frames=8,
+    window_sizes=(10, 20, 40),
 )
 
 # Full: all 50 frames of the real clip and both procedural clips, up to 30 (real) or 10 minutes.
@@ -80,6 +82,7 @@ FULL = Suite(
     io_frames=20,
     io_repeats=3,
     transfer_frames=24,
+    window_sizes=(10, 20, 40, 80),
 )
 
 
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if "transfer" in args.only:
         run.transfer = _measure_transfer(suite, cache, device)
         _save(run, started, results_path)
+    if "windows" in args.only:
+        run.windows = windows.window_memory(os.path.join(cache, "windows"), suite.window_sizes, _log)
+        _save(run, started, results_path)
     if "quality" in args.only:
         for plan in suite.plans:
             clip_result, showcase = run_clip(clips[plan.clip], list(plan.presets),
@@ -127,8 +133,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the ~15-minute suite instead of the full one")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu: the benchmark of record)")
-    parser.add_argument("--only", default="quality,speed,transfer", type=lambda s: set(s.split(",")),
-                        help="comma list of sections to run: quality, speed, transfer (default all three)")
+    parser.add_argument("--only", default="quality,speed,transfer,windows", type=lambda s: set(s.split(",")),
+                        help="comma list of sections to run: quality, speed, transfer, windows (default all)")
     parser.add_argument("--clips", type=lambda s: s.split(","), help="run only these clips of the suite")
     parser.add_argument("--presets", type=lambda s: tuple(s.split(",")), help="run only these presets")
     parser.add_argument("--budgets", type=lambda s: tuple(float(m) for m in s.split(",")),
@@ -142,7 +148,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                              "clip/method/budget and, if measured, the speed and transfer sections) instead of "
                              "starting afresh")
     args = parser.parse_args(argv)
-    unknown = args.only - {"quality", "speed", "transfer"}
+    unknown = args.only - {"quality", "speed", "transfer", "windows"}
     if unknown:
         parser.error(f"unknown section(s) for --only: {', '.join(sorted(unknown))}")
     return args

@@ -8,8 +8,8 @@ best of ``REPEATS`` passes, the passes of the three ways interleaved so that
 a busy neighbour slows them alike:
 
 - gRPC: ``InpaintClient.upload_frames`` of every frame to a job waiting for
-  them (the server checks each frame's SHA-256 and writes it as an
-  uncompressed EXR on arrival: that is part of the figure), and
+  them (the server checks each frame's SHA-256 and stores its raw bytes;
+  the EXR the job reads is written when the job starts), and
   ``InpaintClient.download`` of a finished job's frames (the server reads
   each result EXR, hashes it and streams it; the client checks the hash).
 - raw TCP, the reference: the same bytes in the same chunk size over a plain
