@@ -129,7 +129,9 @@ def train_with_budgets(
     """Train one preset from scratch, yielding its score (and fill) each time a budget is reached."""
     shot = Shot(ShotSpec(plate=clip.plate_pattern))
     data = load_training_data(shot)
-    trainer = Trainer(data, preset_settings(preset, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0), device)
+    name, overrides = parse_variant(preset)
+    trainer = Trainer(data, preset_settings(name, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0, **overrides),
+                      device)
     trained = cpu = 0.0
     try:
         for budget in sorted(budgets_s):
@@ -147,6 +149,22 @@ def train_with_budgets(
     finally:
         del trainer, data
         gc.collect()  # the next preset's peak memory should not include this one's
+
+
+# A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2.
+_VARIANTS = {"stab": "stabilisation"}
+
+
+def parse_variant(method: str) -> tuple[str, dict[str, float]]:
+    """The preset name and the settings a method label like 'draft+stab0.2' overrides."""
+    name, *parts = method.split("+")
+    overrides = {}
+    for part in parts:
+        key = next((k for k in _VARIANTS if part.startswith(k)), None)
+        if key is None:
+            raise SystemExit(f"Unknown variant {part!r} in {method!r}; known: {', '.join(_VARIANTS)} (e.g. draft+stab0.2).")
+        overrides[_VARIANTS[key]] = float(part[len(key):])
+    return name, overrides
 
 
 def fill_clip(trainer: Trainer, shot: Shot) -> tuple[np.ndarray, float]:

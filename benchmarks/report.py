@@ -377,7 +377,8 @@ def _presets(clip: ClipResult) -> list[str]:
 
 
 def _preset_rank(name: str) -> tuple[int, str]:
-    return (PRESET_ORDER.index(name) if name in PRESET_ORDER else len(PRESET_ORDER), name)
+    preset = name.split("+")[0]  # variants ("draft+stab0.2") sort after their preset
+    return (PRESET_ORDER.index(preset) if preset in PRESET_ORDER else len(PRESET_ORDER), name)
 
 
 def _ordered(items: list[T], key: Callable[[T], str]) -> list[T]:

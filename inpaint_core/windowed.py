@@ -44,6 +44,7 @@ class WindowedPlan:
     iterations: int | None = None
     width: int | None = None
     seed: int = 0
+    stabilisation: float = 0.0
     overwrite: bool = False
     window_size: int = DEFAULT_WINDOW_SIZE
     overlap: int = DEFAULT_OVERLAP
@@ -68,7 +69,8 @@ def create_plan(job_dir: str, plan: WindowedPlan) -> WindowedPlan:
     """Check the shot and the outputs, split it into windows and write the plan (idempotent for the same plan)."""
     shot = Shot(plan.shot)
     plan.shot.frames = list(shot.frames)
-    preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed)  # validates
+    preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed,
+                    stabilisation=plan.stabilisation)  # validates
     plan.windows = plan_windows(shot.frames, plan.window_size, plan.overlap)
     path = os.path.join(job_dir, PLAN_FILE)
     if os.path.exists(path):
@@ -111,7 +113,7 @@ def window_job(job_dir: str, plan: WindowedPlan, index: int, device: str = "auto
     os.makedirs(folder, exist_ok=True)
     shot = ShotSpec(**{**asdict(plan.shot), "frames": frames})
     settings = preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed,
-                               checkpoint_every=checkpoint_every)
+                               checkpoint_every=checkpoint_every, stabilisation=plan.stabilisation)
     return JobSpec(shot=shot, output=os.path.join(folder, _WINDOW_OUTPUT), train=settings, device=device,
                    work_dir=os.path.join(folder, "work"), resume=True, overwrite=True)
 

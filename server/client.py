@@ -197,7 +197,7 @@ def _check_frames(frames: Mapping[int, np.ndarray], channels: Sequence[str]) -> 
 
 def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate: int, preset: str,
               iterations: Optional[int], seed: Optional[int], preview_every: int,
-              inpaint_non_finite: bool) -> inpaint_pb2.JobSpec:
+              inpaint_non_finite: bool, stabilisation: Optional[float] = None) -> inpaint_pb2.JobSpec:
     """A spec with everything but the source; optional fields stay unset so the server's defaults apply."""
     spec = inpaint_pb2.JobSpec(name=name)
     spec.matte.channel = matte_channel
@@ -210,6 +210,8 @@ def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate:
         spec.training.iterations = iterations
     if seed is not None:
         spec.training.seed = seed
+    if stabilisation is not None:
+        spec.training.stabilisation = stabilisation
     spec.non_finite = inpaint_pb2.INPAINT if inpaint_non_finite else inpaint_pb2.REFUSE
     return spec
 
@@ -280,11 +282,12 @@ class InpaintClient:
     def submit_arrays(self, frames: Mapping[int, np.ndarray], channels: Sequence[str], *, matte_channel: str = "",
                       preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None,
                       name: str = "", threshold: Optional[float] = None, dilate: int = 0,
-                      inpaint_non_finite: bool = False, preview_every: int = 0) -> str:
+                      inpaint_non_finite: bool = False, preview_every: int = 0,
+                      stabilisation: Optional[float] = None) -> str:
         """Create an upload job from in-memory frames and send them; returns the job id."""
         layout = _check_frames(frames, channels)
         spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
-                         inpaint_non_finite)
+                         inpaint_non_finite, stabilisation)
         spec.upload.frames.extend(sorted(int(f) for f in frames))
         spec.upload.layout.CopyFrom(layout)
         job_id = self.create_job(spec).id
@@ -306,12 +309,13 @@ class InpaintClient:
     def submit_paths(self, plate: str, output: str, *, matte: str = "", frames: str = "", matte_channel: str = "",
                      preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None,
                      name: str = "", threshold: Optional[float] = None, dilate: int = 0, overwrite: bool = False,
-                     inpaint_non_finite: bool = False, preview_every: int = 0) -> str:
+                     inpaint_non_finite: bool = False, preview_every: int = 0,
+                     stabilisation: Optional[float] = None) -> str:
         """Create a job over sequences on a filesystem the server shares; returns the job id."""
         if not plate or not output:
             raise ValueError("A path job needs both a plate and an output sequence, e.g. '/shots/plate.####.exr'.")
         spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
-                         inpaint_non_finite)
+                         inpaint_non_finite, stabilisation)
         spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
                                                    overwrite=overwrite))
         return self.create_job(spec).id

@@ -46,7 +46,7 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_OK
     plan = windowed.create_plan(args.job_dir, windowed.WindowedPlan(
         shot=spec, output=args.output, preset=args.preset, iterations=args.iterations, width=args.width,
-        seed=args.seed, overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
+        seed=args.seed, stabilisation=args.stabilisation, overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
     ))
     window_range = f"0-{len(plan.windows) - 1}"
     for w in plan.windows:

@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         shot=shot_spec(args),
         output=args.output,
         train=preset_settings(args.preset, iterations=args.iterations, width=args.width, seed=args.seed,
-                              checkpoint_every=args.checkpoint_every),
+                              checkpoint_every=args.checkpoint_every, stabilisation=args.stabilisation),
         device=args.device,
         work_dir=args.work_dir,
         resume=args.resume,

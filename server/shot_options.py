@@ -23,6 +23,9 @@ def add_shot_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="standard", help="quality/speed trade-off (default standard)")
     p.add_argument("--iterations", type=int, metavar="N", help="training iterations (default: the preset's)")
     p.add_argument("--width", type=int, metavar="C", help="network base width (default: the preset's)")
+    p.add_argument("--stabilisation", type=float, default=0.0, metavar="W",
+                   help="weight of the stabilisation regulariser against flicker (the paper uses 0.2; default 0 = off; "
+                        "about doubles the cost of a step)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed and inputs give the same result (default 0)")
     p.add_argument("--nonfinite", choices=NONFINITE_POLICIES, default="error", help="NaN/Inf plate pixels: refuse (error, default) or fill them like holes (inpaint)")
     p.add_argument("--overwrite", action="store_true", help="replace output files that exist (never input files)")

@@ -66,8 +66,11 @@ def train_settings(training: pb.TrainingSettings) -> TrainSettings:
         raise InvalidRequest(f"training.preview_every must be 0 or more (got {training.preview_every}).")
     iterations = training.iterations if training.HasField("iterations") else None
     seed = training.seed if training.HasField("seed") else None
+    stabilisation = training.stabilisation if training.HasField("stabilisation") else None
+    if stabilisation is not None and not math.isfinite(stabilisation):
+        raise InvalidRequest("training.stabilisation must be a finite number.")
     try:
-        return preset_settings(preset, iterations=iterations, seed=seed)
+        return preset_settings(preset, iterations=iterations, seed=seed, stabilisation=stabilisation)
     except InpaintError as exc:
         raise InvalidRequest(str(exc)) from exc
 
@@ -110,6 +113,7 @@ def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: 
         spec.training.preset or DEFAULT_PRESET,
         iterations=spec.training.iterations if spec.training.HasField("iterations") else None,
         seed=spec.training.seed if spec.training.HasField("seed") else None,
+        stabilisation=spec.training.stabilisation if spec.training.HasField("stabilisation") else None,
         checkpoint_every=checkpoint_every,
     )
     matte = spec.matte

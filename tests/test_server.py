@@ -219,3 +219,9 @@ def test_retention_deletes_the_oldest_finished_jobs(tmp_path):
         assert not os.path.exists(running.manager.spool.job_dir(ids[0]))
     finally:
         running.stop(grace=0)
+
+
+def test_a_job_can_switch_the_stabilisation_regulariser_on(client, server):
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=2, stabilisation=0.2)
+    assert client.wait(job_id, timeout=120).state == pb.DONE
+    assert client.get_job(job_id).spec.training.stabilisation == pytest.approx(0.2)

@@ -89,16 +89,18 @@ class MatteSettings(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., threshold: _Optional[float] = ..., dilate: _Optional[int] = ...) -> None: ...
 
 class TrainingSettings(_message.Message):
-    __slots__ = ("preset", "iterations", "seed", "preview_every")
+    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
+    STABILISATION_FIELD_NUMBER: _ClassVar[int]
     preset: str
     iterations: int
     seed: int
     preview_every: int
-    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ...) -> None: ...
+    stabilisation: float
+    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("name", "upload", "paths", "matte", "training", "non_finite")
