@@ -22,7 +22,7 @@ from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from fake_fusion import FakeBMD, FakeComp, FakeFusion, read_rgba, split_sequence_name
 from inpaint_core.synthetic import make_clip
-from server_support import local_server
+from server_support import client_for, local_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "plugin_resolve"
@@ -123,6 +123,39 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def make_keyed_comp(clip):
+    """A plate (alpha solid) and, fed by it, a keyer holding the matte (fed also by a tracker of the plate),
+    and a Merge taking the plate as its Background and the keyer as its mask: the usual tree downstream."""
+    masks = clip.mask.astype(np.float32)
+    comp = FakeComp(FIRST, LAST, global_start=0)
+    plate = comp.add_media("MediaIn", "MediaIn1", rgba_frames(clip, np.ones_like(masks)), 0, 0)
+    zeros = np.zeros_like(masks)
+    keyed = {FIRST + t: np.stack([zeros[t], zeros[t], zeros[t], masks[t]], -1).astype(np.float16)
+             for t in range(FRAMES)}
+    keyer = comp.add_media("DeltaKeyer", "Keyer", keyed, 1, 1)
+    track = comp.AddTool("Transform", 1, 2)
+    track.SetAttrs({"TOOLS_Name": "MatteTrack"})
+    merge = comp.AddTool("Merge", 2, 0)
+    grade = comp.AddTool("Transform", 3, 0)
+    for tool, name, source in ((keyer, "Input", plate), (track, "Input", plate), (keyer, "GarbageMatte", track),
+                               (merge, "Background", plate), (merge, "EffectMask", keyer), (grade, "Input", merge)):
+        assert tool.ConnectInput(name, source)
+    comp.CurrentFrame.FlowView.Select(plate)
+    return comp, plate, {"Keyer": keyer, "MatteTrack": track, "Merge1": merge, "Transform1": grade}
+
+
+def fed_by(tool, input_name):
+    """The name of the tool feeding ``input_name``, through the Input object as a script sees it."""
+    index = 1
+    while True:
+        inp = tool.FindMainInput(index)
+        assert inp is not None, f"{tool.Name} has no main input {input_name}"
+        if inp.GetAttrs("INPS_ID") == input_name:
+            output = inp.GetConnectedOutput()
+            return None if output is None else output.GetTool().Name
+        index += 1
 
 
 def temporary_tools_gone(comp):
@@ -281,6 +314,61 @@ def test_render_failure_is_reported(tmp_path, clip):
     assert temporary_tools_gone(comp)
 
 
+def test_wiring_moves_the_plates_consumers_but_not_the_matte_nor_what_feeds_it(tmp_path, clip):
+    comp, plate, tools = make_keyed_comp(clip)
+    pattern = str(tmp_path / "plate.####.exr")
+    comp_io.render_plate(comp, plate, tools["Keyer"], "Alpha", FIRST, LAST, pattern)
+    loader = comp_io.add_result_loader(comp, plate, pattern, FIRST, LAST)
+    keep = comp_io.upstream_names(tools["Keyer"])
+    assert keep == {"Keyer", "MatteTrack", "MediaIn1"}
+    moved = comp_io.wire_downstream(comp, [plate], loader, keep)
+    assert moved == ["Merge1.Background"]
+    assert fed_by(tools["Merge1"], "Background") == "InpaintClean"
+    assert fed_by(tools["Merge1"], "EffectMask") == "Keyer"  # the mask stays
+    assert fed_by(tools["Keyer"], "Input") == "MediaIn1" and fed_by(tools["MatteTrack"], "Input") == "MediaIn1"
+    assert fed_by(tools["Keyer"], "GarbageMatte") == "MatteTrack" and fed_by(tools["Transform1"], "Input") == "Merge1"
+    assert comp.locks == 0 and comp.undo_depth == 0 and temporary_tools_gone(comp)
+    assert [i.GetTool().Name for i in comp_io._values(loader.FindMainOutput(1).GetConnectedInputs())] == ["Merge1"]
+    # Without a matte tool only the plugin's own tools and the Loader itself would be left alone.
+    other = comp.AddTool("Loader", 4, 0)
+    assert comp_io.wire_downstream(comp, [plate], other, ()) == ["Keyer.Input", "MatteTrack.Input"]
+
+
+def test_the_comp_remembers_the_last_job_per_plate(tmp_path, clip):
+    comp, _ = make_comp(clip)
+    assert comp_io.read_record(comp, "Plate") is None
+    record = job.Record(key="k" * 64, job_id="j1", output=str(tmp_path / "clean.####.exr"), first=FIRST, last=LAST,
+                        loader="InpaintClean")
+    comp_io.write_record(comp, "Plate", record)
+    assert comp.GetData("InternalInpaint.Plate")["Frames"] == f"{FIRST}-{LAST}"
+    assert comp_io.read_record(comp, "Plate") == record and comp_io.read_record(comp, "Other") is None
+    assert not record.outputs_exist()
+    for f in range(FIRST, LAST + 1):
+        (tmp_path / f"clean.{f}.exr").write_bytes(b"")
+    assert record.outputs_exist()
+    comp.SetData("InternalInpaint.Plate", {"Key": "", "Output": "x"})
+    assert comp_io.read_record(comp, "Plate") is None
+
+
+def test_the_key_follows_the_rendered_pixels_and_the_settings_not_the_render(tmp_path, clip):
+    masks = clip.mask.astype(np.float32)
+    comp, plate = make_comp(clip)
+    settings = job.JobSettings(address="a:1", job_folder=str(tmp_path), first=FIRST, last=LAST).validate()
+
+    def key(name, **changes):
+        pattern = str(tmp_path / name / "plate.####.exr")
+        comp_io.render_plate(comp, plate, None, "Alpha", FIRST, LAST, pattern)
+        return job.job_key(job.sequence_files(pattern, FIRST, LAST), job.JobSettings(**{**vars(settings), **changes}))
+
+    first = key("a")
+    assert key("b") == first  # another render of the same pixels, in another folder
+    assert key("c", dilate=2) != first and key("d", seed=3) != first and key("e", matte_channel="Red") != first
+    darker = rgba_frames(clip, masks)
+    darker[LAST] = darker[LAST] * np.float16(0.5)  # one frame's pixels change
+    plate.frames = darker
+    assert key("f") != first
+
+
 def test_dialog_form_reads_the_comp_range_or_a_custom_one(tmp_path, clip):
     comp, _ = make_comp(clip, separate_matte=True)
     dialog, win = open_dialog(comp, "127.0.0.1:1", tmp_path)
@@ -356,6 +444,74 @@ def test_separate_matte_tool(inpaint_server, job_root, clip):
     assert "loss" in dialog.items["Detail"].Text
     check_clean_loader(comp, dialog.result_loader, plate.frames, clip.mask.astype(np.float32))
     assert temporary_tools_gone(comp)
+
+
+def test_an_unchanged_repress_reuses_the_result_and_a_changed_setting_runs_a_new_job(inpaint_server, job_root, clip):
+    comp, plate = make_comp(clip)
+    folder = job_root / "reuse"
+    with client_for(inpaint_server) as client:
+        dialog, win = open_dialog(comp, address_of(inpaint_server), folder)
+        win.click("Start")
+        dialog.disp.pump_until(lambda: finished(dialog), timeout=60)
+        assert dialog.items["Status"].Text.startswith("Done"), dialog.items["Status"].Text
+        job_id, loader = dialog.runner.job_id, dialog.result_loader
+        clip_path = loader.GetInput("Clip")
+        jobs = len(client.list_jobs())
+        record = comp_io.read_record(comp, "Plate")
+        assert (record.job_id, record.loader, record.first, record.last) == (job_id, "InpaintClean", FIRST, LAST)
+
+        # The script run again over the same comp: its data, not the dialog, remembers the job.
+        again, win = open_dialog(comp, address_of(inpaint_server), folder)
+        assert comp.ActiveTool is loader and again.items["Plate"].choices == ["Plate", "InpaintClean"]  # not the result
+        win.click("Start")
+        status = again.items["Status"].Text
+        assert status.startswith(f"Reused job {job_id}"), status
+        assert again.runner is None and len(client.list_jobs()) == jobs
+        assert again.result_loader.Name == "InpaintClean" and again.result_loader.GetInput("Clip") == clip_path
+        assert [t.name for t in comp.tools] == ["Plate", "InpaintClean"] and comp.ActiveTool is again.result_loader
+        assert len(os.listdir(folder)) == 1  # the re-rendered inputs were removed
+        assert again.items["Start"].Enabled
+
+        loader.Delete()  # the Loader is gone, the frames are not: a new Loader of the same frames, no job
+        win.click("Start")
+        assert again.items["Status"].Text.startswith(f"Reused job {job_id}"), again.items["Status"].Text
+        assert again.result_loader.GetInput("Clip") == clip_path and len(client.list_jobs()) == jobs
+        check_clean_loader(comp, again.result_loader, plate.frames, clip.mask.astype(np.float32))
+
+        win.set_value("Seed", 7)
+        win.click("Start")
+        again.disp.pump_until(lambda: finished(again), timeout=60)
+        assert again.items["Status"].Text.startswith("Done"), again.items["Status"].Text
+        assert len(client.list_jobs()) == jobs + 1 and again.runner.job_id != job_id
+        assert client.get_job(again.runner.job_id).spec.training.seed == 7
+        assert again.result_loader.GetInput("Clip") != clip_path and len(os.listdir(folder)) == 2
+        assert comp_io.read_record(comp, "Plate").job_id == again.runner.job_id
+    assert temporary_tools_gone(comp)
+
+
+def test_wire_result_downstream_off_then_on(inpaint_server, job_root, clip):
+    comp, plate, tools = make_keyed_comp(clip)
+    dialog, win = open_dialog(comp, address_of(inpaint_server), job_root / "wired", matte="Keyer")
+    assert dialog.items["Wire"].Checked  # on by default
+    win.set_checked("Wire", False)
+    win.click("Start")
+    dialog.disp.pump_until(lambda: finished(dialog), timeout=60)
+    status = dialog.items["Status"].Text
+    assert status == "Done: Loader InpaintClean added beside MediaIn1 and selected.", status
+    loader = dialog.result_loader
+    assert fed_by(tools["Merge1"], "Background") == "MediaIn1" and comp.ActiveTool is loader  # untouched
+    assert loader.Output.GetConnectedInputs() == {}
+
+    win.set_checked("Wire", True)  # pressed again, unchanged: the result is reused, and now wired
+    win.click("Start")
+    status = dialog.items["Status"].Text
+    assert status.startswith("Reused job") and "It now feeds Merge1.Background." in status, status
+    assert dialog.result_loader.Name == "InpaintClean" and dialog.result_loader.GetInput("Clip") == loader.GetInput("Clip")
+    assert fed_by(tools["Merge1"], "Background") == "InpaintClean" and fed_by(tools["Merge1"], "EffectMask") == "Keyer"
+    assert fed_by(tools["Keyer"], "Input") == "MediaIn1" and fed_by(tools["MatteTrack"], "Input") == "MediaIn1"
+    assert fed_by(tools["Transform1"], "Input") == "Merge1"
+    check_clean_loader(comp, dialog.result_loader, plate.frames, clip.mask.astype(np.float32))
+    assert temporary_tools_gone(comp) and comp.locks == 0 and comp.undo_depth == 0
 
 
 def test_server_down_is_a_status_message(tmp_path, clip, capsys):

@@ -6,14 +6,12 @@ threads) and sends every change of the node through ``nuke.executeInMainThread``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import sys
 import threading
 import traceback
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, Optional, Tuple
 
 import nuke
 
@@ -47,56 +45,19 @@ def connect(client_module, address: str, **options):
 
 
 def reuse_key(files: Iterable[str], settings: Settings) -> str:
-    """SHA-256 over the rendered inputs' bytes and the settings that change the result."""
-    digest = hashlib.sha256(KEY_VERSION.encode())
-    fields = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
-              "mask_channel": settings.mask_channel, "frames": settings.frames}
-    digest.update(json.dumps(fields, sort_keys=True).encode())
-    for path in files:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        digest.update(b"\0" + os.path.basename(path).encode() + b"\0")
-        for part in _exr_pixel_parts(data):
-            digest.update(len(part).to_bytes(8, "little") + part)
-    return digest.hexdigest()
+    """SHA-256 over the rendered inputs' pixels and the settings that change the result.
 
-
-# EXR header attributes that describe the pixels; the others (DateTime, software, ...) may
-# differ between two renders of the same pixels and would defeat the reuse of results.
-_EXR_PIXEL_ATTRIBUTES = {b"channels", b"compression", b"dataWindow", b"displayWindow", b"lineOrder",
-                         b"pixelAspectRatio", b"tiles"}
-
-
-def _exr_pixel_parts(data: bytes) -> List[bytes]:
-    """A single-part EXR as its pixel-describing attributes, chunk offsets (relative) and chunks.
-
-    Anything else (multi-part, deep, another format, a damaged file) is taken whole.
+    The hashing is ``server.reuse_key`` (shared with the Resolve plugin); KEY_VERSION and the
+    fields keep the keys of nodes saved by earlier versions of this plugin valid.
     """
     try:
-        if data[:4] != b"\x76\x2f\x31\x01" or int.from_bytes(data[4:8], "little") & 0x1800:
-            return [data]
-        parts, pos = [], 8
-        while data[pos] != 0:
-            name_end = data.index(b"\0", pos)
-            type_end = data.index(b"\0", name_end + 1)
-            size = int.from_bytes(data[type_end + 1:type_end + 5], "little")
-            end = type_end + 5 + size
-            if data[pos:name_end] in _EXR_PIXEL_ATTRIBUTES:
-                parts.append(data[pos:end])
-            pos = end
-        table = pos = pos + 1
-        first_chunk = len(data)
-        while pos < first_chunk:  # the offset table ends where the first chunk begins
-            offset = int.from_bytes(data[pos:pos + 8], "little")
-            if not table < offset <= len(data):
-                return [data]
-            parts.append((offset - table).to_bytes(8, "little"))
-            first_chunk = min(first_chunk, offset)
-            pos += 8
-        parts.append(data[pos:])
-        return parts
-    except (IndexError, ValueError):
-        return [data]
+        from server.reuse_key import reuse_key as shared_reuse_key
+    except ImportError:
+        load_client()  # raises the ImportError that says how to make the checkout importable
+        raise
+    fields = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
+              "mask_channel": settings.mask_channel, "frames": settings.frames}
+    return shared_reuse_key(files, fields, version=KEY_VERSION)
 
 
 def parse_frames(frames: str) -> Tuple[int, int]:

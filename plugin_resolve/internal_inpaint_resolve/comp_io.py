@@ -1,18 +1,22 @@
-"""Everything that touches the Fusion comp: finding tools, rendering the plate, adding the result's Loader.
+"""Everything that touches the Fusion comp: finding tools, rendering the plate, adding and wiring the result's
+Loader, remembering the last job of a plate.
 
 Only documented FusionScript calls are used (Python spelling of the Lua API):
 comp.GetToolList / GetAttrs / AddTool / Render / Lock / Unlock / StartUndo /
-EndUndo / SetActiveTool, tool.GetAttrs / SetAttrs / SetInput / GetInput /
-ConnectInput / Delete, comp.CurrentFrame.FlowView.GetPosTable / Select.
-Lua tables come back as dicts keyed 1.0, 2.0, ...; frame times are floats.
+EndUndo / SetActiveTool / SetData / GetData, tool.GetAttrs / SetAttrs / SetInput /
+GetInput / ConnectInput / FindMainInput / FindMainOutput / Delete, Input.GetConnectedOutput /
+ConnectTo / GetAttrs, Output.GetTool,
+comp.CurrentFrame.FlowView.GetPosTable / Select.
+Lua tables come back as dicts keyed 1.0, 2.0, ...; frame times and other numbers are floats.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional, Tuple
+import re
+from typing import Any, Iterable, List, Optional, Set, Tuple
 
-from .job import PluginError, fusion_saver_name, log, missing_frames, sequence_file
+from .job import PluginError, Record, fusion_saver_name, log, missing_frames, sequence_file
 
 PLATE_TOOL_TYPES = ("Loader", "MediaIn")
 # Matte Control's "Combine" menu (None, Combine Red, Green, Blue, Alpha, Solid, Clear) and "Combine Op" Copy.
@@ -21,6 +25,11 @@ COMBINE_COPY = 0
 EXR_HALF = 1  # OpenEXRFormat.Depth: 0 auto, 1 half (16-bit float), 2 float (32-bit)
 AUTO_POSITION = -32768
 RESULT_NAME = "InpaintClean"
+PLUGIN_TOOL_PREFIX = "InternalInpaint"  # the temporary Saver and Matte Control are named so
+SAVER_NAME = PLUGIN_TOOL_PREFIX + "PlateSaver"
+MATTE_COPY_NAME = PLUGIN_TOOL_PREFIX + "MatteCopy"
+DATA_PREFIX = "InternalInpaint"  # comp data: InternalInpaint.<plate tool> = the plate's last finished job
+MAX_MAIN_INPUTS = 64  # FindMainInput(i) is asked up to here (it answers None after the last)
 
 
 def _values(table: Any) -> List[Any]:
@@ -51,18 +60,46 @@ def image_tools(comp: Any) -> List[Any]:
 
 
 def plate_tools(comp: Any) -> List[Any]:
-    """Loaders and MediaIns, the selected ones first (the dialog preselects the first)."""
+    """Loaders and MediaIns, the selected ones first (the dialog preselects the first).
+
+    The plugin's own result Loaders come last, and a selected one stands for the plate it was made
+    from: after a run the result is selected, and running the script again should offer the plate.
+    """
     selected = [t for t in _values(comp.GetToolList(True)) if tool_type(t) in PLATE_TOOL_TYPES]
+    selected_names = {tool_name(t) for t in selected}
     others = [t for t in _values(comp.GetToolList(False, "Loader")) + _values(comp.GetToolList(False, "MediaIn"))
-              if t not in selected]
-    return selected + sorted(others, key=tool_name)
+              if tool_name(t) not in selected_names]
+    ordered = selected + sorted(others, key=tool_name)
+    by_name = {tool_name(t): t for t in ordered}
+    made_from = {}  # result Loader's name -> its plate's name
+    for name in by_name:
+        record = read_record(comp, name)
+        if record is not None and record.loader in by_name and record.loader != name:
+            made_from[record.loader] = name
+    preferred = [by_name[made_from[tool_name(t)]] for t in selected if tool_name(t) in made_from]
+    plates = [t for t in ordered if tool_name(t) not in made_from]
+    results = [t for t in ordered if tool_name(t) in made_from]
+    found: List[Any] = []
+    seen: Set[str] = set()
+    for tool in preferred + plates + results:
+        if tool_name(tool) not in seen:
+            seen.add(tool_name(tool))
+            found.append(tool)
+    return found
 
 
-def find_tool(comp: Any, name: str) -> Any:
+def tool_named(comp: Any, name: str) -> Optional[Any]:
     for tool in _values(comp.GetToolList(False)):
         if tool_name(tool) == name:
             return tool
-    raise PluginError(f"There is no tool named {name!r} in the comp (renamed or deleted?).")
+    return None
+
+
+def find_tool(comp: Any, name: str) -> Any:
+    tool = tool_named(comp, name) if name else None
+    if tool is None:
+        raise PluginError(f"There is no tool named {name!r} in the comp (renamed or deleted?).")
+    return tool
 
 
 def render_range(comp: Any) -> Tuple[float, float]:
@@ -108,6 +145,7 @@ def render_plate(comp: Any, plate: Any, matte: Optional[Any], matte_channel: str
             if matte is not None:
                 control = _add_tool(comp, "MatteControl", near, 1, 1)
                 temporary.append(control)
+                control.SetAttrs({"TOOLS_Name": MATTE_COPY_NAME})
                 control.ConnectInput("Background", plate)
                 control.ConnectInput("Foreground", matte)
                 control.SetInput("MatteCombine", MATTE_CHANNELS[matte_channel])
@@ -115,7 +153,7 @@ def render_plate(comp: Any, plate: Any, matte: Optional[Any], matte_channel: str
                 source = control
             saver = _add_tool(comp, "Saver", near, 2, 1)
             temporary.append(saver)
-            saver.SetAttrs({"TOOLS_Name": "InternalInpaintPlateSaver"})
+            saver.SetAttrs({"TOOLS_Name": SAVER_NAME})
             saver.ConnectInput("Input", source)
             saver.SetInput("Clip", fusion_saver_name(plate_pattern))
             saver.SetInput("OutputFormat", "OpenEXRFormat")
@@ -147,8 +185,7 @@ def _set(tool: Any, name: str, value: Any) -> None:
 def add_result_loader(comp: Any, plate: Any, output_pattern: str, first: int, last: int) -> Any:
     """A Loader of the cleaned frames, placed beside the plate, at the plate's frames, and selected.
 
-    Nothing is rewired: the matte or tracker may hang off the plate, so the
-    compositor decides where the clean plate goes.
+    Nothing is rewired here; ``wire_downstream`` does that when the dialog asks for it.
     """
     first_file = sequence_file(output_pattern, first)
     if not os.path.isfile(first_file):
@@ -190,6 +227,113 @@ def _place_clip(loader: Any, first: int, last: int) -> None:
     for name, value in (("ClipTimeStart", 0), ("ClipTimeEnd", length - 1), ("HoldFirstFrame", 0),
                         ("HoldLastFrame", 0)):
         _set(loader, name, value)
+
+
+def existing_result_loader(comp: Any, name: str, output_pattern: str, first: int) -> Optional[Any]:
+    """The Loader called ``name`` if it is still in the comp and still reads ``output_pattern``."""
+    tool = tool_named(comp, name) if name else None
+    if tool is None or tool_type(tool) != "Loader":
+        return None
+    clip = tool.GetInput("Clip")
+    if not clip or os.path.normpath(str(clip)) != os.path.normpath(sequence_file(output_pattern, first)):
+        return None
+    return tool
+
+
+# -- wiring ---------------------------------------------------------------------------------
+
+
+def main_inputs(tool: Any) -> List[Any]:
+    """The tool's main (flow) inputs: FindMainInput(1), (2), ... until it answers None."""
+    found = []
+    for index in range(1, MAX_MAIN_INPUTS + 1):
+        inp = tool.FindMainInput(index)
+        if inp is None:
+            break
+        found.append(inp)
+    return found
+
+
+def upstream_names(tool: Any) -> Set[str]:
+    """The names of ``tool`` and of every tool feeding it, through main inputs, however far up."""
+    seen: Set[str] = set()
+    stack = [tool]
+    while stack:
+        current = stack.pop()
+        name = tool_name(current)
+        if name in seen:
+            continue
+        seen.add(name)
+        for inp in main_inputs(current):
+            output = inp.GetConnectedOutput()
+            if output is not None:
+                stack.append(output.GetTool())
+    return seen
+
+
+def _input_id(inp: Any) -> str:
+    try:
+        return str(inp.GetAttrs()["INPS_ID"])
+    except Exception:  # only for the message
+        return "input"
+
+
+def wire_downstream(comp: Any, sources: Iterable[Any], loader: Any, keep: Iterable[str] = ()) -> List[str]:
+    """Reconnect the main inputs fed by ``sources`` (the plate, a previous result) to ``loader``'s output.
+
+    Inputs of tools named in ``keep`` (the matte and what feeds it: they must see the
+    plate, object and all), of the plugin's own temporary tools and of ``loader`` itself
+    stay as they are. Returns 'Tool.Input' for every input moved; one undo step.
+    """
+    kept = set(keep) | {tool_name(loader)}
+    source_names = {tool_name(source) for source in sources}
+    output = loader.FindMainOutput(1)
+    moved: List[str] = []
+    comp.StartUndo("InternalInpaint: wire the clean plate")
+    try:
+        comp.Lock()
+        try:
+            for tool in _values(comp.GetToolList(False)):
+                name = tool_name(tool)
+                if name in kept or name in source_names or name.startswith(PLUGIN_TOOL_PREFIX):
+                    continue
+                for inp in main_inputs(tool):
+                    connected = inp.GetConnectedOutput()
+                    if connected is None or tool_name(connected.GetTool()) not in source_names:
+                        continue
+                    if inp.ConnectTo(output) is not False:
+                        moved.append(f"{name}.{_input_id(inp)}")
+        finally:
+            comp.Unlock()
+    finally:
+        comp.EndUndo(True)
+    if moved:
+        log(f"Connected {tool_name(loader)} to {', '.join(moved)}")
+    return moved
+
+
+# -- what the comp remembers ----------------------------------------------------------------
+
+
+def _data_name(plate_name: str) -> str:
+    return f"{DATA_PREFIX}.{re.sub(r'[^A-Za-z0-9_]', '_', plate_name) or 'plate'}"
+
+
+def read_record(comp: Any, plate_name: str) -> Optional[Record]:
+    """The last finished job of this plate, as remembered in the comp (saved with it), or None."""
+    try:
+        data = comp.GetData(_data_name(plate_name))
+    except Exception:  # a host without comp data: nothing to reuse
+        return None
+    return Record.from_data(data)
+
+
+def write_record(comp: Any, plate_name: str, record: Record) -> None:
+    comp.SetData(_data_name(plate_name), record.to_data())
+
+
+def select(comp: Any, tool: Any) -> None:
+    _select(comp, tool)
 
 
 def _select(comp: Any, tool: Any) -> None:

@@ -8,7 +8,7 @@ thread except the job watcher, which only fills a Progress the timer reads.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from . import comp_io
 from .job import (
@@ -19,13 +19,17 @@ from .job import (
     JobRunner,
     JobSettings,
     PluginError,
+    Record,
     check_range,
     default_address,
     default_job_folder,
     describe_error,
+    discard,
     format_range,
+    job_key,
     log,
     parse_range,
+    sequence_files,
     unique_job_dir,
 )
 
@@ -63,7 +67,7 @@ class Dialog:
             return ui.HGroup({"Weight": 0}, [ui.Label({"Text": label, "Weight": 0, "MinimumSize": [110, 0]}), widget])
 
         self.win = self.disp.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object", "Geometry": [200, 200, 520, 420]},
+            {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object", "Geometry": [200, 200, 520, 470]},
             ui.VGroup([
                 row("Plate", ui.ComboBox({"ID": "Plate"})),
                 row("Matte", ui.ComboBox({"ID": "Matte"})),
@@ -73,9 +77,14 @@ class Dialog:
                 row("Preset", ui.ComboBox({"ID": "Preset"})),
                 row("Iterations", ui.SpinBox({"ID": "Iterations", "Minimum": 0, "Maximum": 1000000, "Value": 0,
                                               "ToolTip": "0: the preset's"})),
+                row("Seed", ui.SpinBox({"ID": "Seed", "Minimum": 0, "Maximum": 2147483647, "Value": 0,
+                                        "ToolTip": "The same seed and inputs give the same result."})),
                 row("Grow matte (px)", ui.SpinBox({"ID": "Dilate", "Minimum": 0, "Maximum": 256, "Value": 0})),
                 row("Server", ui.LineEdit({"ID": "Address", "Text": default_address()})),
                 row("Job folder", ui.LineEdit({"ID": "JobFolder", "Text": default_job_folder()})),
+                ui.CheckBox({"ID": "Wire", "Text": "Wire result downstream", "Checked": True, "Weight": 0,
+                             "ToolTip": "Connect the tools fed by the plate (not the matte, nor what feeds it) to "
+                                        "the clean plate's Loader. Off: the Loader is only added and selected."}),
                 ui.Label({"ID": "Status", "Text": "Ready.", "WordWrap": True, "Weight": 0}),
                 ui.Label({"ID": "Detail", "Text": "", "WordWrap": True, "Weight": 0}),
                 ui.HGroup({"Weight": 0}, [
@@ -146,7 +155,7 @@ class Dialog:
         self.items["Cancel"].Enabled = busy
 
     def settings(self) -> JobSettings:
-        """The form as validated JobSettings."""
+        """The form as validated JobSettings (the matte channel is set once the matte tool is known)."""
         it = self.items
         if it["RangeMode"].CurrentText == RANGE_CUSTOM:
             first, last = parse_range(it["Range"].Text)
@@ -154,7 +163,7 @@ class Dialog:
             first, last = check_range(*comp_io.render_range(self.comp))
         return JobSettings(address=it["Address"].Text, job_folder=it["JobFolder"].Text, first=first, last=last,
                            preset=it["Preset"].CurrentText or DEFAULT_PRESET, iterations=int(it["Iterations"].Value),
-                           dilate=int(it["Dilate"].Value)).validate()
+                           seed=int(it["Seed"].Value), dilate=int(it["Dilate"].Value)).validate()
 
     # -- events ---------------------------------------------------------------------
 
@@ -173,29 +182,58 @@ class Dialog:
         matte = None if matte_name in ("", PLATE_ALPHA) else comp_io.find_tool(self.comp, matte_name)
         if matte is not None and matte_name == plate_name:
             raise PluginError("The matte is the plate itself: pick the tool with the matte, or the plate's alpha.")
+        channel = self.items["MatteChannel"].CurrentText or "Alpha"
+        settings.matte_channel = channel if matte is not None else "Alpha"
         settings.name = f"{comp_io.comp_name(self.comp)} {plate_name} {settings.frames}"
         self.result_loader = None
-        self.show(f"Connecting to {settings.address}...", "")
+        # Reusable: the plate's last finished job, its frames all there; decided by the key after rendering.
+        previous = comp_io.read_record(self.comp, plate_name)
+        if previous is not None and not previous.outputs_exist():
+            previous = None
         runner = self.runner_factory(settings)
+        folder, key = "", ""
+        files: List[str] = []
         try:
-            runner.check_server()
+            if previous is None:  # nothing to reuse: no rendering for a server that is not there
+                self._check_server(runner)
             folder = unique_job_dir(settings.job_folder, comp_io.comp_name(self.comp), plate_name)
             plate_pattern = os.path.join(folder, PLATE_NAME)
             output_pattern = os.path.join(folder, CLEAN_NAME)
-            self.show(f"Rendering {plate_name} frames {settings.frames}...")
-            comp_io.render_plate(self.comp, plate, matte, self.items["MatteChannel"].CurrentText or "Alpha",
-                                 settings.first, settings.last, plate_pattern)
+            files = sequence_files(plate_pattern, settings.first, settings.last)
+            self.show(f"Rendering {plate_name} frames {settings.frames}...", "")
+            comp_io.render_plate(self.comp, plate, matte, channel, settings.first, settings.last, plate_pattern)
+            self.show("Hashing the rendered frames...")
+            key = job_key(files, settings)
+            if previous is not None and key == previous.key:
+                discard(folder, files)
+                runner.close()
+                self.job = {"plate": plate, "plate_name": plate_name, "matte": matte_name if matte else "",
+                            "key": key, "output": previous.output, "first": previous.first, "last": previous.last,
+                            "previous": previous}
+                self._finish(previous.job_id, reused=True, detail=f"Job {previous.job_id}; files in "
+                                                                   f"{os.path.dirname(previous.output)}")
+                return
+            if previous is not None:
+                self._check_server(runner)
             self.show("Submitting the job...")
             runner.submit(plate_pattern, output_pattern)
         except Exception:
             runner.close()
+            if folder and not runner.job_id:  # no job will read them
+                discard(folder, files)
             raise
         self.runner = runner
-        self.job = {"plate": plate, "output": output_pattern, "first": settings.first, "last": settings.last}
+        self.job = {"plate": plate, "plate_name": plate_name, "matte": matte_name if matte else "", "key": key,
+                    "output": output_pattern, "first": settings.first, "last": settings.last, "previous": previous
+                    or comp_io.read_record(self.comp, plate_name)}
         runner.start_watching()
         self._set_busy(True)
         self.show("Queued", f"Job {runner.job_id}; files in {folder}")
         self.timer.Start()
+
+    def _check_server(self, runner: JobRunner) -> None:
+        self.show(f"Connecting to {runner.settings.address}...", "")
+        runner.check_server()
 
     def on_cancel(self, event: Any = None) -> None:
         if self.runner is None or not self.runner.running:
@@ -216,11 +254,49 @@ class Dialog:
         if not progress.ok:
             self.show(progress.error or progress.status, progress.detail)
             return
+        self._finish(self.runner.job_id, reused=False, detail=progress.detail)
+
+    @property
+    def wire(self) -> bool:
+        return bool(self.items["Wire"].Checked)
+
+    def _finish(self, job_id: str, reused: bool, detail: str) -> None:
+        """Show the job's frames: reuse its Loader or add one, wire it if asked, select it, remember the job."""
         job = self.job
-        self.result_loader = comp_io.add_result_loader(self.comp, job["plate"], job["output"], job["first"],
-                                                       job["last"])
-        self.show(f"Done: Loader {comp_io.tool_name(self.result_loader)} added beside {comp_io.tool_name(job['plate'])}"
-                  f" and selected.", progress.detail)
+        plate, output, first, last = job["plate"], job["output"], job["first"], job["last"]
+        previous: Optional[Record] = job.get("previous")
+        loader = None
+        if reused and previous is not None:
+            loader = comp_io.existing_result_loader(self.comp, previous.loader, output, first)
+        added = loader is None
+        if added:
+            loader = comp_io.add_result_loader(self.comp, plate, output, first, last)
+        else:
+            comp_io.select(self.comp, loader)
+        self.result_loader = loader
+        loader_name, plate_name = comp_io.tool_name(loader), comp_io.tool_name(plate)
+        moved = []
+        if self.wire:
+            sources = [plate]
+            old = comp_io.tool_named(self.comp, previous.loader) if previous is not None and previous.loader else None
+            if old is not None and comp_io.tool_name(old) != loader_name and comp_io.tool_type(old) == "Loader":
+                sources.append(old)  # a re-run replaces the plate's earlier result downstream too
+            matte = comp_io.tool_named(self.comp, job["matte"]) if job["matte"] else None
+            keep = comp_io.upstream_names(matte) if matte is not None else set()
+            moved = comp_io.wire_downstream(self.comp, sources, loader, keep)
+        try:
+            comp_io.write_record(self.comp, job["plate_name"], Record(key=job["key"], job_id=job_id, output=output,
+                                                                      first=first, last=last, loader=loader_name))
+        except Exception as exc:  # noqa: BLE001 - the result is there; only its reuse is lost
+            log(f"Could not remember job {job_id} in the comp: {type(exc).__name__}: {exc}")
+        where = f"added beside {plate_name}" if added else "already in the comp"
+        wired = f" It now feeds {', '.join(moved)}." if moved else ""
+        if reused:
+            self.show(f"Reused job {job_id}: inputs and settings unchanged. Loader {loader_name} {where}, "
+                      f"selected.{wired}", detail)
+            log(f"Reused job {job_id} ({output}): inputs and settings unchanged")
+        else:
+            self.show(f"Done: Loader {loader_name} {where} and selected.{wired}", detail)
 
     def on_close(self, event: Any = None) -> None:
         if self.runner is not None and self.runner.running:

@@ -3,7 +3,7 @@
 Nothing here touches Fusion, so it runs (and is tested) anywhere. The client
 library (``server.client``: grpcio, protobuf, numpy) is imported only when a
 job is started, so the dialog still opens, and says what to install, in a
-Python that lacks it.
+Python that lacks it. The reuse key (``server.reuse_key``) is standard library only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from server.reuse_key import reuse_key
 
 PREFIX = "[InternalInpaint]"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -25,6 +27,8 @@ PLATE_NAME = "plate.####.exr"
 CLEAN_NAME = "clean.####.exr"
 PADDING = 4
 CONNECT_TIMEOUT = 5.0
+# Bump when what is rendered, or how it is keyed, changes: keys remembered in comps then stop matching.
+KEY_VERSION = "internal-inpaint-resolve/1"
 
 # Job states of internal_inpaint.v1 (the proto's JobState numbers), so this module needs no stubs.
 UPLOADING, QUEUED, TRAINING, INFERRING, DONE, FAILED, CANCELLED = range(1, 8)
@@ -93,6 +97,8 @@ class JobSettings:
     preset: str = DEFAULT_PRESET
     iterations: int = 0  # 0: the preset's
     dilate: int = 0
+    seed: int = 0
+    matte_channel: str = "Alpha"  # the channel of the matte tool copied into alpha; "Alpha" for the plate's own
     name: str = ""
     token: Optional[str] = None
 
@@ -106,14 +112,62 @@ class JobSettings:
         self.job_folder = os.path.abspath(folder)
         if self.preset not in PRESETS:
             raise PluginError(f"Unknown preset {self.preset!r}: pick one of {', '.join(PRESETS)}.")
-        if self.iterations < 0 or self.dilate < 0:
-            raise PluginError("Iterations and matte growth cannot be negative.")
+        if self.iterations < 0 or self.dilate < 0 or self.seed < 0:
+            raise PluginError("Iterations, seed and matte growth cannot be negative.")
         check_range(self.first, self.last)
         return self
 
     @property
     def frames(self) -> str:
         return format_range(self.first, self.last)
+
+    def reuse_fields(self) -> Dict[str, object]:
+        """The settings that change the result (the rendered pixels are hashed besides)."""
+        return {"preset": self.preset, "iterations": self.iterations, "seed": self.seed,
+                "matte_channel": self.matte_channel, "frames": self.frames, "dilate": self.dilate}
+
+
+# -- reuse ---------------------------------------------------------------------------
+
+
+def job_key(files: Iterable[str], settings: JobSettings) -> str:
+    """The reuse key of a press: the rendered inputs' pixels (not their header stamps) and the settings."""
+    return reuse_key(files, settings.reuse_fields(), version=KEY_VERSION)
+
+
+@dataclass
+class Record:
+    """What a comp remembers of the last finished job of a plate (Fusion comp data, saved with the comp)."""
+
+    key: str = ""
+    job_id: str = ""
+    output: str = ""  # the clean '####' pattern
+    first: int = 0
+    last: int = -1
+    loader: str = ""  # the name of the Loader that was added for it
+
+    def to_data(self) -> Dict[str, Any]:
+        # Frames as text: Fusion hands numbers back as floats.
+        return {"Key": self.key, "JobID": self.job_id, "Output": self.output,
+                "Frames": format_range(self.first, self.last), "Loader": self.loader}
+
+    @classmethod
+    def from_data(cls, data: Any) -> Optional["Record"]:
+        """A record from comp data (a dict, as Fusion hands back a table); None for nothing usable."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            first, last = parse_range(str(data.get("Frames") or ""))
+        except PluginError:
+            return None
+        record = cls(key=str(data.get("Key") or ""), job_id=str(data.get("JobID") or ""),
+                     output=str(data.get("Output") or ""), first=first, last=last,
+                     loader=str(data.get("Loader") or ""))
+        return record if record.key and record.output else None
+
+    def outputs_exist(self) -> bool:
+        return bool(self.output) and self.first <= self.last and not missing_frames(self.output, self.first,
+                                                                                      self.last)
 
 
 # -- job folders ---------------------------------------------------------------------
@@ -159,6 +213,23 @@ def fusion_saver_name(pattern_path: str) -> str:
 
 def missing_frames(pattern_path: str, first: int, last: int) -> List[int]:
     return [f for f in range(first, last + 1) if not os.path.isfile(sequence_file(pattern_path, f))]
+
+
+def sequence_files(pattern_path: str, first: int, last: int) -> List[str]:
+    return [sequence_file(pattern_path, f) for f in range(first, last + 1)]
+
+
+def discard(folder: str, files: Iterable[str]) -> None:
+    """Remove rendered inputs no job will read, and their folder if that leaves it empty."""
+    for path in files:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
 # -- the client library --------------------------------------------------------------
@@ -348,9 +419,10 @@ class JobRunner:
         self.plate_pattern, self.output_pattern = plate_pattern, output_pattern
         self.job_id = self.client().submit_paths(
             plate_pattern, output_pattern, frames=s.frames, preset=s.preset,
-            iterations=s.iterations or None, dilate=s.dilate, name=s.name)
+            iterations=s.iterations or None, seed=s.seed, dilate=s.dilate, name=s.name)
         self._set(Progress(status="Queued", detail=f"Job {self.job_id}"))
-        log(f"Job {self.job_id} submitted: {plate_pattern} -> {output_pattern}, frames {s.frames}, preset {s.preset}")
+        log(f"Job {self.job_id} submitted: {plate_pattern} -> {output_pattern}, frames {s.frames}, "
+            f"preset {s.preset}, seed {s.seed}")
         return self.job_id
 
     def start_watching(self) -> None:

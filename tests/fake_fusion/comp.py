@@ -9,7 +9,16 @@ but recorded (``tool.ignored``) so a test can catch a misspelt input.
 Pixels: "media" tools (MediaIn, or a Loader fed from memory) hold RGBA arrays
 per frame; a Loader with a Clip reads EXRs; a Saver writes EXRs on Render
 (OpenImageIO: the fake may use it, the plugin may not); a Matte Control copies a
-channel of its Foreground into its Background's alpha.
+channel of its Foreground into its Background's alpha. A tool of another kind
+given frames with ``add_media`` (a keyer, say) shows those frames whatever feeds it.
+
+Connections: ``tool.FindMainInput(i)`` (1-based, None after the last) and
+``tool.FindMainOutput(1)`` / ``tool.Output`` give Input and Output objects;
+``Input.GetConnectedOutput()`` / ``ConnectTo(output or None)`` / ``GetTool()``,
+``Output.GetConnectedInputs()`` (a table of Inputs) / ``GetTool()``, as in
+FusionScript. Comp data (``SetData`` / ``GetData``): dotted names are subtables,
+values come back converted as from Lua (numbers as floats, lists as tables keyed
+1.0, 2.0, ...), a nil value removes the entry.
 """
 
 from __future__ import annotations
@@ -33,8 +42,14 @@ _KNOWN_INPUTS = {
     "MatteControl": {"Background", "Foreground", "GarbageMatte", "SolidMatte", "EffectMask", "MatteCombine",
                      "CombineOp", "InvertMatte", "MatteBlur", "MatteGamma"},
 }
-_IMAGE_INPUTS = {"Saver": {"Input"}, "MatteControl": {"Background", "Foreground", "GarbageMatte", "SolidMatte",
-                                                      "EffectMask"}}
+# The main (flow) inputs, in FindMainInput order.
+_IMAGE_INPUTS = {
+    "Saver": ("Input",),
+    "MatteControl": ("Background", "Foreground", "GarbageMatte", "SolidMatte", "EffectMask"),
+    "Merge": ("Background", "Foreground", "EffectMask"),
+    "Transform": ("Input", "EffectMask"),
+    "DeltaKeyer": ("Input", "EffectMask", "GarbageMatte", "SolidMatte", "CleanPlate"),
+}
 _DEFAULTS = {
     "Saver": {"OutputFormat": "", "OpenEXRFormat.Depth": 0, "CreateDir": 1, "OpenEXRFormat.RedEnable": 1,
               "OpenEXRFormat.GreenEnable": 1, "OpenEXRFormat.BlueEnable": 1, "OpenEXRFormat.AlphaEnable": 1},
@@ -80,20 +95,84 @@ def read_rgba(path: str) -> np.ndarray:
     return out
 
 
+def _to_lua(value: Any) -> Any:
+    """A Python value as Fusion stores it: numbers become floats, lists become tables keyed 1.0, 2.0, ..."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return {(float(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else str(k)): _to_lua(v)
+                for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return _table([_to_lua(v) for v in value])
+    raise TypeError(f"Fusion cannot store a {type(value).__name__} as data")
+
+
+def _copy_lua(value: Any) -> Any:
+    return {k: _copy_lua(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
 class FakeOutput:
     def __init__(self, tool: "FakeTool", name: str = "Output"):
         self.tool, self.name = tool, name
 
+    @property
+    def Name(self) -> str:
+        return self.name
+
+    @property
+    def ID(self) -> str:
+        return self.name
+
     def GetTool(self) -> "FakeTool":
         return self.tool
 
-    def GetConnectedInputs(self) -> Dict[float, Any]:
+    def GetConnectedInputs(self) -> Dict[float, "FakeInput"]:
+        """Every Input fed by this Output, as a table of Input objects."""
         found = []
         for tool in self.tool.comp.tools:
-            for input_name, source in tool.connections.items():
-                if source is self.tool:
-                    found.append((tool, input_name))
+            for input_name in _IMAGE_INPUTS.get(tool.reg_id, ()):
+                if tool.connections.get(input_name) is self.tool:
+                    found.append(FakeInput(tool, input_name))
         return _table(found)
+
+
+class FakeInput:
+    """One main (image) input of a tool; Fusion hands out a fresh proxy each time, so does the fake."""
+
+    def __init__(self, tool: "FakeTool", name: str):
+        self.tool, self.name = tool, name
+
+    @property
+    def Name(self) -> str:
+        return self.name
+
+    @property
+    def ID(self) -> str:
+        return self.name
+
+    def GetAttrs(self, name: Optional[str] = None) -> Any:
+        attrs = {"INPS_ID": self.name, "INPS_Name": self.name, "INPS_DataType": "Image",
+                 "INPB_Connected": self.tool.connections.get(self.name) is not None}
+        return attrs[name] if name else attrs
+
+    def GetTool(self) -> "FakeTool":
+        return self.tool
+
+    def GetConnectedOutput(self) -> Optional[FakeOutput]:
+        self.tool._alive()
+        source = self.tool.connections.get(self.name)
+        return None if source is None else source.Output
+
+    def ConnectTo(self, output: Optional[FakeOutput] = None) -> bool:
+        """Connect to an Output, or disconnect with no argument (Fusion: Input:ConnectTo(nil))."""
+        self.tool._alive()
+        assert output is None or isinstance(output, FakeOutput), "ConnectTo takes an Output (tool.Output), not a tool"
+        if output is not None:
+            output.tool._alive()
+        self.tool.connections[self.name] = None if output is None else output.tool
+        return True
 
 
 class FakeTool:
@@ -175,8 +254,15 @@ class FakeTool:
         self.connections[name] = target
         return True
 
-    def FindMainOutput(self, index: int) -> FakeOutput:
-        return self.Output
+    def FindMainInput(self, index: int) -> Optional[FakeInput]:
+        """The index-th (1-based) main input, None past the last."""
+        self._alive()
+        names = _IMAGE_INPUTS.get(self.reg_id, ())
+        return FakeInput(self, names[int(index) - 1]) if 1 <= int(index) <= len(names) else None
+
+    def FindMainOutput(self, index: int) -> Optional[FakeOutput]:
+        self._alive()
+        return self.Output if int(index) == 1 else None
 
     def Delete(self) -> None:
         self._alive()
@@ -270,6 +356,7 @@ class FakeComp:
         self.locks = 0
         self.undo_depth = 0
         self.renders: List[Dict[str, Any]] = []
+        self.data: Dict[str, Any] = {}  # SetData / GetData, saved with the comp in Fusion
         self.CurrentFrame = FakeFrame(self)
 
     # FusionScript
@@ -312,6 +399,32 @@ class FakeComp:
 
     def SetActiveTool(self, tool: Optional[FakeTool]) -> None:
         self.active = tool
+
+    def SetData(self, name: str, value: Any = None) -> None:
+        """Store ``value`` under ``name``; dots name subtables ("A.B" is B in table A); nil removes it."""
+        *path, last = str(name).split(".")
+        table = self.data
+        for part in path:
+            if not isinstance(table.get(part), dict):
+                if value is None:
+                    return
+                table[part] = {}
+            table = table[part]
+        if value is None:
+            table.pop(last, None)
+        else:
+            table[last] = _to_lua(value)
+
+    def GetData(self, name: Optional[str] = None) -> Any:
+        """The value stored under ``name`` (a copy, as Lua hands tables to Python), or None."""
+        if not name:
+            return _copy_lua(self.data) or None
+        value: Any = self.data
+        for part in str(name).split("."):
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return _copy_lua(value)
 
     @property
     def ActiveTool(self) -> Optional[FakeTool]:

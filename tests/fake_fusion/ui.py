@@ -3,7 +3,7 @@
 Widgets are records of their properties (Text, Enabled, Value, CurrentIndex,
 CurrentText ...), as UIManager items read and write them; ``win.On.<ID>.<Event>``
 and ``disp.On.<TimerID>.Timeout`` take handlers called with an event dict. The
-test plays the user: ``click``, ``set_text``, ``choose``, ``set_value``, and runs
+test plays the user: ``click``, ``set_text``, ``choose``, ``set_value``, ``set_checked``, and runs
 the dispatcher's timers with ``pump_until`` (or a ``driver`` inside ``RunLoop``).
 """
 
@@ -162,6 +162,9 @@ class FakeWindow:
 
     def set_value(self, item_id: str, value: Any) -> None:
         self.items[item_id].Value = value
+
+    def set_checked(self, item_id: str, checked: bool) -> None:
+        self.items[item_id].Checked = bool(checked)
 
     def close(self) -> None:
         self.On.fire(self.ID, "Close")
