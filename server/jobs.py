@@ -163,11 +163,12 @@ class JobManager:
         return record
 
     def job_proto(self, record: JobRecord) -> pb.Job:
-        position = 0
-        if record.state == pb.QUEUED:
-            queued = [r.id for r in self.spool.list((pb.QUEUED,))]
-            position = queued.index(record.id) + 1 if record.id in queued else 0
-        return record.to_proto(position)
+        return self.job_protos([record])[0]
+
+    def job_protos(self, records: list[JobRecord]) -> list[pb.Job]:
+        """The records as the contract's Jobs, with queue positions (the queue is read once, not per job)."""
+        queued = {r.id: position for position, r in enumerate(self.spool.list((pb.QUEUED,)), start=1)}
+        return [r.to_proto(queued.get(r.id, 0) if r.state == pb.QUEUED else 0) for r in records]
 
     def waiting_count(self) -> int:
         return len(self.spool.list((pb.UPLOADING, pb.QUEUED)))

@@ -140,7 +140,7 @@ class InpaintService(pb_grpc.InpaintServicer):
     @_answers_errors
     def ListJobs(self, request, context):
         records = self.manager.spool.list(request.states)
-        return pb.ListJobsResponse(jobs=[self.manager.job_proto(r) for r in records])
+        return pb.ListJobsResponse(jobs=self.manager.job_protos(records))
 
     @_answers_errors
     def DeleteJob(self, request, context):
