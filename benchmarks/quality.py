@@ -94,11 +94,11 @@ def run_clip(
     for preset in presets:
         for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference):
             result.scores.append(method_score)
-            log(f"{clip.name}: {preset} at {method_score.budget_s / 60:g} min ({method_score.iterations} it): "
+            log(f"{clip.name}: {method_score.method} at {method_score.budget_s / 60:g} min ({method_score.iterations} it): "
                 f"{method_score.psnr:.2f} dB, SSIM {method_score.ssim:.3f}, flicker {method_score.flicker:.2f}")
             if method_score.psnr > showcase.ours_psnr:
                 showcase.ours, showcase.ours_psnr = filled, method_score.psnr
-                showcase.ours_label = f"ours: {preset}, {method_score.budget_s / 60:g} min"
+                showcase.ours_label = f"ours: {method_score.method}, {method_score.budget_s / 60:g} min"
     return result, showcase
 
 
@@ -141,18 +141,20 @@ def train_with_budgets(
                 synchronize(device)
                 trained += time.perf_counter() - start
                 cpu += time.process_time() - start_cpu
-            filled, fill_s = fill_clip(trainer, shot)
-            scores = score(filled, clip, reference)
             share = cpu / (trained * torch.get_num_threads())
-            yield MethodScore(preset, budget, trained, trainer.iteration, fill_s,
-                              scores.psnr, scores.ssim, scores.flicker, share), filled
+            for label, model in _readouts(preset, trainer):
+                filled, fill_s = fill_clip(trainer, shot, model)
+                scores = score(filled, clip, reference)
+                yield MethodScore(label, budget, trained, trainer.iteration, fill_s,
+                                  scores.psnr, scores.ssim, scores.flicker, share), filled
     finally:
         del trainer, data
         gc.collect()  # the next preset's peak memory should not include this one's
 
 
-# A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2.
-_VARIANTS = {"stab": "stabilisation"}
+# A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2,
+# "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1.
+_VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema"}
 
 
 def parse_variant(method: str) -> tuple[str, dict[str, float]]:
@@ -163,18 +165,29 @@ def parse_variant(method: str) -> tuple[str, dict[str, float]]:
         key = next((k for k in _VARIANTS if part.startswith(k)), None)
         if key is None:
             raise SystemExit(f"Unknown variant {part!r} in {method!r}; known: {', '.join(_VARIANTS)} (e.g. draft+stab0.2).")
-        overrides[_VARIANTS[key]] = float(part[len(key):])
+        value = float(part[len(key):] or 1)
+        overrides[_VARIANTS[key]] = bool(value) if key == "compile" else value
     return name, overrides
 
 
-def fill_clip(trainer: Trainer, shot: Shot) -> tuple[np.ndarray, float]:
-    """Every frame filled by the current model, as the pipeline writes it; and the seconds spent inferring."""
+def _readouts(preset: str, trainer: Trainer) -> list[tuple[str, torch.nn.Module]]:
+    """The weights to score: a run with a weight average is also the run without one (the average does not
+    change training), so both are scored, the plain weights under the label without '+ema'."""
+    if trainer.average is None:
+        return [(preset, trainer.model)]
+    plain = "+".join(p for p in preset.split("+") if not p.startswith("ema"))
+    return [(preset, trainer.average), (plain, trainer.model)]
+
+
+def fill_clip(trainer: Trainer, shot: Shot, model: torch.nn.Module | None = None) -> tuple[np.ndarray, float]:
+    """Every frame filled by ``model`` (default: the trainer's) as the pipeline writes it; and the seconds inferring."""
+    model = model or trainer.inference_model
     frames = []
     seconds = 0.0
     for frame in shot.frames:
         plate, hole = shot.read(frame)
         start = time.perf_counter()
-        pixels = inpaint_frame(trainer.model, trainer.data.encoding, plate.pixels, shot.colour(plate), hole,
+        pixels = inpaint_frame(model, trainer.data.encoding, plate.pixels, shot.colour(plate), hole,
                                shot.colour_channels, trainer.device)
         synchronize(trainer.device)
         seconds += time.perf_counter() - start

@@ -14,6 +14,9 @@ import numpy as np
 import OpenImageIO as oiio
 import torch
 
+from .features import FeatureResult
+from .highres import HighresResult
+from .propagation import PropagationResult
 from .quality import ClipResult, MethodScore
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
 from .transfer import TransferSpeed
@@ -30,6 +33,9 @@ class RunResults:
     seconds: float = 0.0  # wall-clock time of the whole run
     transfer: TransferSpeed | None = None
     windows: WindowMemory | None = None
+    highres: HighresResult | None = None
+    propagation: PropagationResult | None = None
+    features: FeatureResult | None = None
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -67,7 +73,7 @@ def merge_clip(run: RunResults, clip: ClipResult) -> None:
     new_keys = {(s.method, s.budget_s) for s in clip.scores}
     kept = [s for s in earlier.scores if (s.method, s.budget_s) not in new_keys]
     earlier.scores = kept + clip.scores
-    order = {name: i for i, name in enumerate(("telea", "flow", "draft", "standard", "final"))}
+    order = {name: i for i, name in enumerate(("telea", "flow", "standard", "wide"))}
     earlier.scores.sort(key=lambda s: (order.get(s.method, len(order)), s.budget_s or 0.0))
 
 
@@ -82,8 +88,11 @@ def load(path: str) -> RunResults:
                             [InferSpeed(**i) for i in s["infer"]], [IoSpeed(**i) for i in s["io"]])
     transfer = TransferSpeed(**raw["transfer"]) if raw.get("transfer") else None
     window_memory = WindowMemory(**raw["windows"]) if raw.get("windows") else None
+    highres = HighresResult.from_dict(raw["highres"]) if raw.get("highres") else None
+    propagation = PropagationResult.from_dict(raw["propagation"]) if raw.get("propagation") else None
+    features = FeatureResult.from_dict(raw["features"]) if raw.get("features") else None
     return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer,
-                      window_memory)
+                      window_memory, highres, propagation, features)
 
 
 def _cpu_model() -> str:

@@ -37,7 +37,7 @@ from inpaint_core.shot import Shot, ShotSpec
 from inpaint_core.train import Trainer
 
 from .clips import BenchClip
-from .quality import synchronize
+from .quality import parse_variant, synchronize
 
 _MATMUL_SIZE = 2048
 _MATMUL_REPEATS = 20
@@ -161,8 +161,11 @@ def train_speed(clip: BenchClip, preset: str, steps: int, device: torch.device) 
     """FLOPs of one training step and the time per step, over ``steps`` steps after a warm-up."""
     base = reset_peak_memory()
     data = load_training_data(Shot(ShotSpec(plate=clip.plate_pattern)))
-    settings = preset_settings(preset, iterations=10**9, checkpoint_every=0)
+    name, overrides = parse_variant(preset)  # e.g. 'standard+compile'
+    settings = preset_settings(name, iterations=10**9, checkpoint_every=0, **overrides)
     trainer = Trainer(data, settings, device)
+    if settings.compile:
+        trainer.step()  # compiles; the FLOP count and the timing below are of the compiled step
     # The counted step doubles as the warm-up (first-call allocation, thread start-up).
     with FlopCounterMode(display=False) as counter:
         trainer.step()

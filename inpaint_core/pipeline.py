@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .dataset import load_training_data
@@ -18,6 +18,8 @@ from .device import select_device
 from .errors import Cancelled, OutputError
 from .image_io import write_frame
 from .infer import inpaint_frame
+from .mask_propagation import PropagationSettings, propagate_shot_mask
+from .masks import DEFAULT_THRESHOLD
 from .sequence import SequencePattern, format_frame_list
 from .shot import Shot, ShotSpec
 from .train import Progress, Trainer, TrainSettings
@@ -34,6 +36,11 @@ class JobSpec:
     work_dir: str | None = None  # checkpoints; default: a hidden folder beside the outputs
     resume: bool = False
     overwrite: bool = False
+    # Single-frame mask (shot.mask_frame): the propagation's settings; None = its defaults with train.seed.
+    propagation: PropagationSettings | None = None
+    # Large frames: 'auto' (on above 2048 px or a shot too big for memory), 'on' or 'off'; see progressive.py.
+    progressive: str = "auto"
+    progressive_base: int = 1024  # long side of the progressive base scale, in pixels
 
 
 @dataclass
@@ -80,6 +87,12 @@ def run_job(
     outputs = plan_outputs(spec.output, shot, spec.overwrite)
     device = select_device(spec.device)
     _warn_gaps(spec.shot, shot.frames, reporter)
+    if spec.shot.mask_frame is not None:
+        spec, shot = _propagate_mask(spec, shot, outputs, device, reporter, should_cancel)
+    from .progressive import run_progressive, wants_progressive  # local: progressive builds on this module
+
+    if wants_progressive(spec.progressive, shot):
+        return run_progressive(spec, shot, outputs, device, reporter, should_cancel, preview_every)
     reporter.stage(f"Reading {len(shot.frames)} frames of {spec.shot.plate} ({shot.width}x{shot.height})")
     data = load_training_data(shot, seed=spec.train.seed)
     hole_fraction = data.hole_fraction
@@ -96,10 +109,12 @@ def run_job(
         reporter.stage(f"Resuming from {checkpoint} at iteration {trainer.iteration}")
     elif os.path.exists(checkpoint):
         reporter.warning(f"Starting over; the earlier checkpoint {checkpoint} will be replaced (use --resume to continue it).")
-    reporter.stage(f"Training on {device} for {spec.train.iterations} iterations ({100 * hole_fraction:.1f}% of pixels to fill)")
+    reporter.stage(f"Training on {device} for {_training_length(spec.train)} ({100 * hole_fraction:.1f}% of pixels to fill)")
     train_started = time.monotonic()
     trainer.train(reporter.progress, should_cancel, preview_every)
     train_seconds = time.monotonic() - train_started
+    if trainer.compile_error:
+        reporter.warning(f"The network could not be compiled ({trainer.compile_error}); it trained uncompiled.")
 
     del data
     trainer.release_training_data()  # inference streams frames from disk
@@ -111,6 +126,12 @@ def run_job(
         device=str(device), checkpoint=checkpoint, train_seconds=train_seconds,
         total_seconds=time.monotonic() - started,
     )
+
+
+def _training_length(settings: TrainSettings) -> str:
+    if settings.time_budget > 0:
+        return f"{settings.time_budget / 60:g} minutes"
+    return f"{settings.iterations} iterations"
 
 
 def plan_outputs(pattern: str, shot: Shot, overwrite: bool) -> dict[int, str]:
@@ -149,12 +170,23 @@ def _write_outputs(shot, outputs, trainer, spec, reporter, should_cancel) -> tup
         if trainer is None or not hole.any():
             pixels, copied = plate.pixels, copied + 1
         else:
-            pixels = inpaint_frame(trainer.model, trainer.data.encoding, plate.pixels, shot.colour(plate),
+            pixels = inpaint_frame(trainer.inference_model, trainer.data.encoding, plate.pixels, shot.colour(plate),
                                    hole, shot.colour_channels, trainer.device)
             filled += 1
         write_frame(outputs[frame], pixels, plate.spec, overwrite=spec.overwrite)
         reporter.frame_written(frame, outputs[frame], done, len(outputs))
     return filled, copied
+
+
+def _propagate_mask(spec: JobSpec, shot: Shot, outputs: dict[int, str], device, reporter: JobReporter,
+                    should_cancel: Callable[[], bool] | None) -> tuple[JobSpec, Shot]:
+    """Single-frame mask: propagate it through the shot into the work folder; the job then uses those mattes."""
+    folder = os.path.splitext(_checkpoint_path(spec, outputs))[0] + ".mattes"  # never beside the user's inputs
+    settings = spec.propagation or PropagationSettings(seed=spec.train.seed)
+    reporter.stage(f"Propagating the mask of frame {spec.shot.mask_frame} through {len(shot.frames)} frames")
+    pattern = propagate_shot_mask(shot, folder, settings, device, reporter.progress, should_cancel)
+    shot_spec = replace(spec.shot, mask=pattern, mask_channel=None, mask_threshold=DEFAULT_THRESHOLD, mask_frame=None)
+    return replace(spec, shot=shot_spec), Shot(shot_spec)
 
 
 def _checkpoint_path(spec: JobSpec, outputs: dict[int, str]) -> str:

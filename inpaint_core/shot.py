@@ -16,7 +16,7 @@ from .colour import to_float32
 from .errors import FrameMismatchError, InputError, MaskError, NonFiniteError
 from .image_io import Frame, read_frame, read_spec
 from .masks import DEFAULT_THRESHOLD, choose_mask_channel, hole_from_frame
-from .sequence import resolve_sequence
+from .sequence import format_frame_list, resolve_sequence
 
 NONFINITE_POLICIES = ("error", "inpaint")
 _COLOUR_SETS = (("R", "G", "B"), ("r", "g", "b"), ("Y",))
@@ -35,6 +35,9 @@ class ShotSpec:
     # 'error': refuse a plate with NaN/Inf in its colour channels;
     # 'inpaint': treat those pixels as holes, so they are filled (and changed).
     nonfinite: str = "error"
+    # Single-frame mask: only this frame's matte is read (only it need exist); the others are
+    # propagated from it by inpaint_core.mask_propagation before the job runs. None: every frame's matte.
+    mask_frame: int | None = None
 
 
 class Shot:
@@ -48,7 +51,7 @@ class Shot:
         self.spec = spec
         self.plate_paths = resolve_sequence(spec.plate, spec.frames)
         self.frames = list(self.plate_paths)
-        self.mask_paths = resolve_sequence(spec.mask, self.frames) if spec.mask else None
+        self.mask_paths = resolve_sequence(spec.mask, self._matte_frames()) if spec.mask else None
         self.header = self._check_plate_headers()
         self._check_mask_headers()
         self.colour_channels = self._colour_channels()
@@ -67,6 +70,9 @@ class Shot:
 
     def read(self, frame: int) -> tuple[Frame, np.ndarray]:
         """One frame of the plate in its own pixel type, and its hole (True = remove)."""
+        if self.spec.mask_frame is not None and frame != self.spec.mask_frame:
+            raise InputError(f"Frame {frame} has no matte: only frame {self.spec.mask_frame} is annotated; "
+                             "propagate its mask first (inpaint_core.mask_propagation).")
         plate = read_frame(self.plate_paths[frame])
         if self.mask_paths is None:
             matte = plate
@@ -74,6 +80,24 @@ class Shot:
             matte = read_frame(self.mask_paths[frame])
         hole = hole_from_frame(matte, self.spec.mask_channel, plate, self.spec.mask_threshold, self.spec.mask_dilate)
         return plate, hole | self._nonfinite_pixels(frame, plate)
+
+    def read_annotation(self) -> tuple[Frame, np.ndarray]:
+        """The annotated frame (``spec.mask_frame``) and its object mask, thresholded but not dilated."""
+        frame = self.spec.mask_frame
+        plate = read_frame(self.plate_paths[frame])
+        matte = plate if self.mask_paths is None else read_frame(self.mask_paths[frame])
+        return plate, hole_from_frame(matte, self.spec.mask_channel, plate, self.spec.mask_threshold, 0)
+
+    def _matte_frames(self) -> list[int]:
+        """The frames whose matte must exist: all, or only the annotated one."""
+        if self.spec.mask_frame is None:
+            return self.frames
+        if self.spec.mask_frame not in self.plate_paths:
+            raise InputError(
+                f"The mask frame {self.spec.mask_frame} is not among the shot's frames "
+                f"({format_frame_list(self.frames)}); choose one of them with --mask-frame."
+            )
+        return [self.spec.mask_frame]
 
     def colour(self, plate: Frame) -> np.ndarray:
         """The channels the network sees, as float32 (H, W, C)."""

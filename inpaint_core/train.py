@@ -8,6 +8,7 @@ run would have drawn.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -16,13 +17,16 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .anti_ambiguity import AntiAmbiguityLoss
 from .colour import LogEncoding
 from .dataset import TrainingData
 from .errors import Cancelled, CheckpointError, InputError
 from .infer import fill_encoded
 from .losses import masked_l1
 from .model import InpaintGenerator
-from .sampling import PatchSampler
+from .precision import PRECISION_CHOICES, autocast, gradient_scaler, resolve_precision
+from .prefetch import BatchPrefetcher
+from .sampling import Batch, PatchSampler
 from .stabilisation import stabilisation_loss
 
 CHECKPOINT_VERSION = 1
@@ -43,13 +47,34 @@ class TrainSettings:
     # Weight of the stabilisation regulariser (the paper's 0.2); 0 = off. It costs a second forward and
     # backward pass per step; its effect on quality and flicker is measured in docs/benchmarks.md.
     stabilisation: float = 0.0
+    # Weight of the anti-ambiguity regulariser (contextual loss on fixed random features; the paper's 0.1
+    # on VGG features); 0 = off. Its measured effect is in docs/benchmarks.md.
+    anti_ambiguity: float = 0.0
+    # Seconds of training after which the run stops even before ``iterations`` (0 = no limit). A time-budgeted
+    # run is reproducible only up to the iteration it reached; give iterations alone for an exact re-run.
+    time_budget: float = 0.0
+    # 'auto': bfloat16 autocast on CUDA (float16 + loss scaling where bfloat16 is missing), float32 elsewhere.
+    precision: str = "auto"
+    # Compile the training step's network with torch.compile: faster steps after a compile of tens of seconds,
+    # so it pays only for long runs; measured in docs/benchmarks.md. Falls back to eager when it cannot compile.
+    compile: bool = False
+    # Decay of an exponential moving average of the weights, used for filling (0 = off: the last weights).
+    # A net trained with a high learning rate on a CPU budget jitters from step to step; the average does not.
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low in (("iterations", 1), ("width", 2), ("batch_size", 1), ("crop_size", 8), ("checkpoint_every", 0)):
             if getattr(self, name) < low:
                 raise InputError(f"Training setting {name} must be at least {low} (got {getattr(self, name)}).")
-        if not 0.0 <= self.stabilisation <= 10.0:
-            raise InputError(f"Training setting stabilisation must be between 0 and 10 (got {self.stabilisation}).")
+        if not 0.0 <= self.time_budget <= 1e7:
+            raise InputError(f"Training setting time_budget must be between 0 and 1e7 seconds (got {self.time_budget}).")
+        if self.precision not in PRECISION_CHOICES:
+            raise InputError(f"Training setting precision must be one of {', '.join(PRECISION_CHOICES)} (got {self.precision!r}).")
+        if not 0.0 <= self.ema < 1.0:
+            raise InputError(f"Training setting ema must be at least 0 and below 1 (got {self.ema}).")
+        for name in ("stabilisation", "anti_ambiguity"):
+            if not 0.0 <= getattr(self, name) <= 10.0:
+                raise InputError(f"Training setting {name} must be between 0 and 10 (got {getattr(self, name)}).")
         if not self.learning_rate > 0:
             raise InputError(f"Training setting learning_rate must be positive (got {self.learning_rate}).")
 
@@ -85,10 +110,24 @@ class Trainer:
         # 12-15% less time per step for the draft and final presets (docs/benchmarks.md).
         self.model = InpaintGenerator(data.channels, settings.width, settings.two_stage).to(
             device, memory_format=torch.channels_last)
+        self.anti_ambiguity = None
+        if settings.anti_ambiguity > 0:
+            self.anti_ambiguity = AntiAmbiguityLoss(data.channels).to(device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.learning_rate)
-        self.rng = np.random.default_rng(settings.seed)
+        # The weights that fill frames: an average of the trained ones, or the trained ones themselves.
+        self.average = copy.deepcopy(self.model).requires_grad_(False) if settings.ema > 0 else None
+        self.network = self.model  # what the training step calls: the model, or its compiled form
+        self.compile_error: str | None = None  # why compiling failed, when it did (training goes on uncompiled)
+        if settings.compile:
+            self.network = torch.compile(self.model)
+        self.autocast_dtype = resolve_precision(settings.precision, device)
+        self.scaler = gradient_scaler(device, self.autocast_dtype)
+        self.rng = np.random.default_rng(settings.seed)  # the batches' (drawn on the prefetch thread only)
+        self.warp_rng = np.random.default_rng([settings.seed, 1])  # the stabilisation warps' (the training thread's)
         self.sampler = PatchSampler(data, settings.crop_size, settings.batch_size, self.rng)
+        self.prefetcher: BatchPrefetcher | None = None
         self.iteration = 0
+        self.trained_seconds = 0.0  # over all runs of this training, resumed ones included
         self.last_loss = float("nan")
         self._preview_frame = int(np.argmax(data.holes.reshape(len(data.frames), -1).sum(axis=1)))
 
@@ -98,43 +137,112 @@ class Trainer:
         should_cancel: Callable[[], bool] | None = None,
         preview_every: int = 0,
     ) -> None:
-        """Run until ``settings.iterations``; raise Cancelled (after a checkpoint) when asked to stop."""
+        """Run until ``settings.iterations`` or the time budget; raise Cancelled (after a checkpoint) when asked to stop."""
         start, start_iteration = time.monotonic(), self.iteration
         self.model.train()
-        while self.iteration < self.settings.iterations:
-            if should_cancel is not None and should_cancel():
-                self.save_checkpoint()
-                raise Cancelled(f"Training cancelled at iteration {self.iteration}; checkpoint saved.")
-            self.last_loss = self.step()
-            if self.settings.checkpoint_every and self.iteration % self.settings.checkpoint_every == 0:
-                self.save_checkpoint()
-            if on_progress is not None:
-                elapsed = time.monotonic() - start
-                pace = elapsed / max(self.iteration - start_iteration, 1)
-                want_preview = preview_every > 0 and (self.iteration % preview_every == 0 or self.iteration == self.settings.iterations)
-                on_progress(Progress(
-                    self.iteration, self.settings.iterations, self.last_loss, elapsed,
-                    pace * (self.settings.iterations - self.iteration),
-                    self.preview() if want_preview else None,
-                ))
-        self.save_checkpoint()
+        try:
+            while not self.finished():
+                if should_cancel is not None and should_cancel():
+                    self.save_checkpoint()
+                    raise Cancelled(f"Training cancelled at iteration {self.iteration}; checkpoint saved.")
+                step_start = time.monotonic()
+                self.last_loss = self.step()
+                self.trained_seconds += time.monotonic() - step_start
+                if self.settings.checkpoint_every and self.iteration % self.settings.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if on_progress is not None:
+                    on_progress(self._progress(start, start_iteration, preview_every))
+            self.save_checkpoint()
+        finally:
+            self.stop_prefetching()
+
+    def finished(self) -> bool:
+        """The iteration count is reached, or the time budget spent (after at least one step)."""
+        if self.iteration >= self.settings.iterations:
+            return True
+        budget = self.settings.time_budget
+        return budget > 0 and self.iteration > 0 and self.trained_seconds >= budget
+
+    def _progress(self, start: float, start_iteration: int, preview_every: int) -> Progress:
+        elapsed = time.monotonic() - start
+        pace = elapsed / max(self.iteration - start_iteration, 1)
+        total = self.settings.iterations
+        if self.settings.time_budget > 0:
+            # The iteration the budget will end at, at this run's pace: progress bars and plugins that show
+            # iteration / iterations then move with the time spent.
+            left = max(0.0, self.settings.time_budget - self.trained_seconds)
+            total = min(total, self.iteration + int(left / pace))
+        if self.finished():
+            total = self.iteration
+        eta = pace * (total - self.iteration)
+        want_preview = preview_every > 0 and (self.iteration % preview_every == 0 or total == self.iteration)
+        return Progress(self.iteration, total, self.last_loss, elapsed, eta, self.preview() if want_preview else None)
 
     def step(self) -> float:
         """One optimisation step on one batch; returns the loss."""
-        batch = self.sampler.sample()
-        masked, hole, target, known = (to_device(a, self.device) for a in (batch.masked, batch.hole, batch.target, batch.known))
-        coarse, final = self.model(masked, hole)
-        loss = masked_l1(coarse, target, known)
+        if self.prefetcher is None:
+            pin = self.device.type == "cuda"
+            self.prefetcher = BatchPrefetcher(self.sampler, lambda batch: batch_tensors(batch, pin))
+        masked, hole, target, known = (t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                                       for t in self.prefetcher.next())
+        loss = self._forward(masked, hole, target, known)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        self.iteration += 1
+        self._update_average()
+        return float(loss.detach())
+
+    def _forward(self, masked: torch.Tensor, hole: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        try:
+            with autocast(self.device, self.autocast_dtype):
+                return self._loss(masked, hole, target, known)
+        except Exception as exc:  # noqa: BLE001 - torch.compile fails in many ways (no C++ compiler, unsupported op)
+            if self.network is self.model:
+                raise
+            # Compilation happens on the first call: fall back to the eager network, which computes the same.
+            self.compile_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self.network = self.model
+            with autocast(self.device, self.autocast_dtype):
+                return self._loss(masked, hole, target, known)
+
+    def _loss(self, masked: torch.Tensor, hole: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        coarse, final = self.network(masked, hole)
+        loss = masked_l1(coarse.float(), target, known)
         if self.model.refine is not None:
-            loss = loss + masked_l1(final, target, known)
+            loss = loss + masked_l1(final.float(), target, known)
         if self.settings.stabilisation > 0:
             loss = loss + self.settings.stabilisation * stabilisation_loss(
-                self.model, masked, hole, target, known, final, self.rng)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.iteration += 1
-        return float(loss.detach())
+                self.network, masked, hole, target, known, final, self.warp_rng)
+        if self.anti_ambiguity is not None:
+            loss = loss + self.settings.anti_ambiguity * self.anti_ambiguity(final.float(), target, hole, known)
+        return loss
+
+    @property
+    def inference_model(self) -> InpaintGenerator:
+        """The network to fill frames with: the weights' moving average when there is one."""
+        return self.average if self.average is not None else self.model
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        if self.average is None:
+            return
+        # Warm-up (as in TensorFlow's ExponentialMovingAverage): early on the average follows the weights closely,
+        # else it would hold the random initial weights for the first few hundred steps.
+        decay = min(self.settings.ema, (1 + self.iteration) / (10 + self.iteration))
+        for averaged, trained in zip(self.average.parameters(), self.model.parameters()):
+            averaged.lerp_(trained, 1.0 - decay)
+
+    def stop_prefetching(self) -> None:
+        """Stop the batch thread; the generator is left where the last used batch left it."""
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
 
     def preview(self) -> np.ndarray:
         """The frame with the largest hole, filled with the current weights, scene-linear."""
@@ -143,11 +251,12 @@ class Trainer:
         hole = self.data.holes[t]
         step = max(1, int(np.ceil(np.sqrt(hole.size / _PREVIEW_PIXELS))))
         image, hole = image[::step, ::step], hole[::step, ::step]
-        filled = fill_encoded(self.model, image, hole, self.device)
+        filled = fill_encoded(self.inference_model, image, hole, self.device)
         return self.data.encoding.decode(np.where(hole[..., None], filled, image))
 
     def release_training_data(self) -> None:
         """Drop the in-memory shot (inference streams from disk); the encoding stays."""
+        self.stop_prefetching()
         self.data = TrainingData(self.data.frames, self.data.images[:0], self.data.holes[:0], self.data.encoding)
         self.sampler = None
 
@@ -162,8 +271,11 @@ class Trainer:
             "settings": asdict(self.settings),
             "iteration": self.iteration,
             "model": self.model.state_dict(),
+            "average": None if self.average is None else self.average.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "numpy_rng": self.rng.bit_generator.state,
+            "numpy_rng": self._batch_rng_state(),
+            "warp_rng": self.warp_rng.bit_generator.state,
+            "trained_seconds": self.trained_seconds,
             "torch_rng": torch.get_rng_state(),
             "encoding": self.data.encoding.to_dict(),
             "shot": self._shot_fingerprint(),
@@ -184,12 +296,24 @@ class Trainer:
         state = load_checkpoint(self.checkpoint_path)
         self._check_compatible(state)
         self.model.load_state_dict(state["model"])
+        if self.average is not None:
+            self.average.load_state_dict(state.get("average") or state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.stop_prefetching()
         self.rng.bit_generator.state = state["numpy_rng"]
+        if "warp_rng" in state:
+            self.warp_rng.bit_generator.state = state["warp_rng"]
+        self.trained_seconds = float(state.get("trained_seconds", 0.0))
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
         self.last_loss = float(state.get("loss", float("nan")))
         return True
+
+    def _batch_rng_state(self) -> dict:
+        """The batch generator's state after the last batch used (the prefetch thread runs ahead of it)."""
+        if self.prefetcher is not None:
+            return self.prefetcher.state_after_last_used
+        return self.rng.bit_generator.state
 
     def _shot_fingerprint(self) -> dict:
         count, height, width, channels = self.data.images.shape
@@ -213,6 +337,12 @@ class Trainer:
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """An (N, C, H, W) batch on the device, channels-last like the model's weights."""
     return torch.from_numpy(array).to(device).contiguous(memory_format=torch.channels_last)
+
+
+def batch_tensors(batch: Batch, pin: bool) -> tuple[torch.Tensor, ...]:
+    """A batch's arrays as CPU tensors (masked, hole, target, known); pinned for an asynchronous copy to a GPU."""
+    tensors = tuple(torch.from_numpy(a) for a in (batch.masked, batch.hole, batch.target, batch.known))
+    return tuple(t.pin_memory() for t in tensors) if pin else tensors
 
 
 def load_checkpoint(path: str) -> dict:

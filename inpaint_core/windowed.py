@@ -30,7 +30,7 @@ from .shot import Shot, ShotSpec
 from .windows import Window, blend_weights, plan_windows
 
 PLAN_FILE = "plan.json"
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: training settings as the preset's overrides
 DEFAULT_WINDOW_SIZE = 40
 DEFAULT_OVERLAP = 8
 _WINDOW_OUTPUT = "clean.####.exr"
@@ -41,10 +41,8 @@ class WindowedPlan:
     shot: ShotSpec  # frames resolved: the exact list
     output: str
     preset: str = "standard"
-    iterations: int | None = None
-    width: int | None = None
-    seed: int = 0
-    stabilisation: float = 0.0
+    # Training settings that replace the preset's (TrainSettings field names; None = the preset's).
+    overrides: dict = field(default_factory=dict)
     overwrite: bool = False
     window_size: int = DEFAULT_WINDOW_SIZE
     overlap: int = DEFAULT_OVERLAP
@@ -67,10 +65,14 @@ class WindowedPlan:
 
 def create_plan(job_dir: str, plan: WindowedPlan) -> WindowedPlan:
     """Check the shot and the outputs, split it into windows and write the plan (idempotent for the same plan)."""
+    if plan.shot.mask_frame is not None:
+        # Each window would propagate on its own frames, with seams between windows' mattes.
+        raise InputError("A single-frame mask (--mask-frame) is not supported by windowed farm jobs: run the shot "
+                         "with `internal-inpaint run --mask-frame N`, or give a matte for every frame to `plan`.")
     shot = Shot(plan.shot)
     plan.shot.frames = list(shot.frames)
-    preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed,
-                    stabilisation=plan.stabilisation)  # validates
+    plan.overrides = {k: v for k, v in plan.overrides.items() if v is not None}
+    preset_settings(plan.preset, **plan.overrides)  # validates
     plan.windows = plan_windows(shot.frames, plan.window_size, plan.overlap)
     path = os.path.join(job_dir, PLAN_FILE)
     if os.path.exists(path):
@@ -112,8 +114,7 @@ def window_job(job_dir: str, plan: WindowedPlan, index: int, device: str = "auto
     folder = window_dir(job_dir, index)
     os.makedirs(folder, exist_ok=True)
     shot = ShotSpec(**{**asdict(plan.shot), "frames": frames})
-    settings = preset_settings(plan.preset, iterations=plan.iterations, width=plan.width, seed=plan.seed,
-                               checkpoint_every=checkpoint_every, stabilisation=plan.stabilisation)
+    settings = preset_settings(plan.preset, checkpoint_every=checkpoint_every, **plan.overrides)
     return JobSpec(shot=shot, output=os.path.join(folder, _WINDOW_OUTPUT), train=settings, device=device,
                    work_dir=os.path.join(folder, "work"), resume=True, overwrite=True)
 

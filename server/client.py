@@ -197,13 +197,17 @@ def _check_frames(frames: Mapping[int, np.ndarray], channels: Sequence[str]) -> 
 
 def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate: int, preset: str,
               iterations: Optional[int], seed: Optional[int], preview_every: int,
-              inpaint_non_finite: bool, stabilisation: Optional[float] = None) -> inpaint_pb2.JobSpec:
+              inpaint_non_finite: bool, stabilisation: Optional[float] = None,
+              mask_frame: Optional[int] = None, anti_ambiguity: Optional[float] = None,
+              time_budget_minutes: Optional[float] = None) -> inpaint_pb2.JobSpec:
     """A spec with everything but the source; optional fields stay unset so the server's defaults apply."""
     spec = inpaint_pb2.JobSpec(name=name)
     spec.matte.channel = matte_channel
     spec.matte.dilate = dilate
     if threshold is not None:
         spec.matte.threshold = threshold
+    if mask_frame is not None:
+        spec.matte.mask_frame = mask_frame
     spec.training.preset = preset
     spec.training.preview_every = preview_every
     if iterations is not None:
@@ -212,6 +216,10 @@ def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate:
         spec.training.seed = seed
     if stabilisation is not None:
         spec.training.stabilisation = stabilisation
+    if anti_ambiguity is not None:
+        spec.training.anti_ambiguity = anti_ambiguity
+    if time_budget_minutes is not None:
+        spec.training.time_budget_minutes = time_budget_minutes
     spec.non_finite = inpaint_pb2.INPAINT if inpaint_non_finite else inpaint_pb2.REFUSE
     return spec
 
@@ -283,11 +291,15 @@ class InpaintClient:
                       preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None,
                       name: str = "", threshold: Optional[float] = None, dilate: int = 0,
                       inpaint_non_finite: bool = False, preview_every: int = 0,
-                      stabilisation: Optional[float] = None) -> str:
-        """Create an upload job from in-memory frames and send them; returns the job id."""
+                      stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
+                      anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None) -> str:
+        """Create an upload job from in-memory frames and send them; returns the job id.
+
+        ``mask_frame``: only that frame's matte is used; the server propagates it to the other frames.
+        """
         layout = _check_frames(frames, channels)
         spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
-                         inpaint_non_finite, stabilisation)
+                         inpaint_non_finite, stabilisation, mask_frame, anti_ambiguity, time_budget_minutes)
         spec.upload.frames.extend(sorted(int(f) for f in frames))
         spec.upload.layout.CopyFrom(layout)
         job_id = self.create_job(spec).id
@@ -310,12 +322,16 @@ class InpaintClient:
                      preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None,
                      name: str = "", threshold: Optional[float] = None, dilate: int = 0, overwrite: bool = False,
                      inpaint_non_finite: bool = False, preview_every: int = 0,
-                     stabilisation: Optional[float] = None) -> str:
-        """Create a job over sequences on a filesystem the server shares; returns the job id."""
+                     stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
+                     anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None) -> str:
+        """Create a job over sequences on a filesystem the server shares; returns the job id.
+
+        ``mask_frame``: only that frame's matte is used (only it need exist); the server propagates it.
+        """
         if not plate or not output:
             raise ValueError("A path job needs both a plate and an output sequence, e.g. '/shots/plate.####.exr'.")
         spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
-                         inpaint_non_finite, stabilisation)
+                         inpaint_non_finite, stabilisation, mask_frame, anti_ambiguity, time_budget_minutes)
         spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
                                                    overwrite=overwrite))
         return self.create_job(spec).id

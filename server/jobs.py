@@ -116,7 +116,9 @@ class JobManager:
             # Every file (a frame may be a symlink) is checked before Shot opens any: a refused
             # file must not be read, nor its content echoed in an error message.
             plate_paths = resolve_sequence(library.shot.plate, library.shot.frames)
-            mask_paths = resolve_sequence(library.shot.mask, list(plate_paths)) if library.shot.mask else {}
+            specs.check_mask_frame(spec.matte, list(plate_paths))
+            matte_frames = list(plate_paths) if library.shot.mask_frame is None else [library.shot.mask_frame]
+            mask_paths = resolve_sequence(library.shot.mask, matte_frames) if library.shot.mask else {}
             for what, files in (("plate", plate_paths), ("matte", mask_paths)):
                 for path in files.values():
                     self.roots.check_file(path, f"{what} file")

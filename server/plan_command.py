@@ -13,7 +13,7 @@ from inpaint_core.shot import Shot
 from inpaint_core.windows import plan_windows
 
 from .console import EXIT_OK, emit_json, run_reporting_errors
-from .shot_options import add_log_options, add_shot_options, shot_spec
+from .shot_options import add_log_options, add_shot_options, shot_spec, training_overrides
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -45,8 +45,7 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"0-{len(windows) - 1}")
         return EXIT_OK
     plan = windowed.create_plan(args.job_dir, windowed.WindowedPlan(
-        shot=spec, output=args.output, preset=args.preset, iterations=args.iterations, width=args.width,
-        seed=args.seed, stabilisation=args.stabilisation, overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
+        shot=spec, output=args.output, preset=args.preset, overrides=training_overrides(args), overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
     ))
     window_range = f"0-{len(plan.windows) - 1}"
     for w in plan.windows:

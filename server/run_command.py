@@ -9,9 +9,10 @@ from inpaint_core.device import DEVICE_CHOICES
 from inpaint_core.errors import InputError
 from inpaint_core.pipeline import JobSpec
 from inpaint_core.presets import preset_settings
+from inpaint_core.progressive import MODES as PROGRESSIVE_MODES
 
 from .console import EXIT_OK, emit_json, run_job_with_console, run_reporting_errors, say
-from .shot_options import add_log_options, add_shot_options, shot_spec
+from .shot_options import add_log_options, add_shot_options, shot_spec, training_overrides
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -28,6 +29,10 @@ def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
     p.add_argument("--resume", action="store_true", help="continue from this output's checkpoint, if there is one")
     p.add_argument("--work-dir", metavar="DIR", help="where checkpoints go (default: .internal_inpaint beside the outputs)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints (default 500)")
+    p.add_argument("--progressive", choices=PROGRESSIVE_MODES, default="auto",
+                   help="large frames (4K): train at a low resolution, then refine at x2 steps on patches near the "
+                        "holes, streaming frames from disk, so memory and the cost of an iteration stay bounded; "
+                        "auto (default) = on above 2048 px or when the shot would not fit in memory")
     farm = p.add_argument_group("windowed jobs (render farms; see `internal-inpaint plan`)")
     farm.add_argument("--job-dir", metavar="DIR", help="a job folder made by `plan`: run one of its windows")
     farm.add_argument("--window", type=int, metavar="K", help="the window to run; resumes from its checkpoint, "
@@ -48,12 +53,12 @@ def _run(args: argparse.Namespace) -> int:
     spec = JobSpec(
         shot=shot_spec(args),
         output=args.output,
-        train=preset_settings(args.preset, iterations=args.iterations, width=args.width, seed=args.seed,
-                              checkpoint_every=args.checkpoint_every, stabilisation=args.stabilisation),
+        train=preset_settings(args.preset, checkpoint_every=args.checkpoint_every, **training_overrides(args)),
         device=args.device,
         work_dir=args.work_dir,
         resume=args.resume,
         overwrite=args.overwrite,
+        progressive=args.progressive,
     )
     run_job_with_console(spec, quiet=args.quiet, log_format=args.log_format)
     return EXIT_OK

@@ -17,7 +17,7 @@ from inpaint_core.image_io import MAX_SIDE
 from inpaint_core.masks import DEFAULT_THRESHOLD
 from inpaint_core.pipeline import JobSpec
 from inpaint_core.presets import PRESETS, preset_settings
-from inpaint_core.sequence import parse_frame_range
+from inpaint_core.sequence import format_frame_list, parse_frame_range
 from inpaint_core.shot import ShotSpec
 from inpaint_core.train import TrainSettings
 
@@ -53,6 +53,13 @@ def check_spec(spec: pb.JobSpec, max_frame_bytes: int) -> TrainSettings:
         raise InvalidRequest("matte.threshold must be a finite number.")
     if spec.non_finite not in (pb.NON_FINITE_POLICY_UNSPECIFIED, pb.REFUSE, pb.INPAINT):
         raise InvalidRequest(f"Unknown non_finite policy {spec.non_finite}.")
+    if source == "upload":
+        check_mask_frame(spec.matte, list(spec.upload.frames))
+    elif spec.paths.frames:
+        try:
+            check_mask_frame(spec.matte, parse_frame_range(spec.paths.frames))
+        except InpaintError as exc:
+            raise InvalidRequest(str(exc)) from exc
     return train_settings(spec.training)
 
 
@@ -64,15 +71,31 @@ def train_settings(training: pb.TrainingSettings) -> TrainSettings:
         raise InvalidRequest(f"training.iterations must be between 1 and {MAX_ITERATIONS} (got {training.iterations}).")
     if training.preview_every < 0:
         raise InvalidRequest(f"training.preview_every must be 0 or more (got {training.preview_every}).")
-    iterations = training.iterations if training.HasField("iterations") else None
-    seed = training.seed if training.HasField("seed") else None
-    stabilisation = training.stabilisation if training.HasField("stabilisation") else None
-    if stabilisation is not None and not math.isfinite(stabilisation):
-        raise InvalidRequest("training.stabilisation must be a finite number.")
+    overrides = training_overrides(training)
+    for name in ("stabilisation", "anti_ambiguity", "time_budget"):
+        if overrides[name] is not None and not math.isfinite(overrides[name]):
+            raise InvalidRequest(f"training.{name if name != 'time_budget' else 'time_budget_minutes'} must be a finite number.")
     try:
-        return preset_settings(preset, iterations=iterations, seed=seed, stabilisation=stabilisation)
+        return preset_settings(preset, **overrides)
     except InpaintError as exc:
-        raise InvalidRequest(str(exc)) from exc
+        raise InvalidRequest(str(exc).replace("time_budget", "time_budget (seconds)")) from exc
+
+
+def training_overrides(training: pb.TrainingSettings) -> dict:
+    """The library's settings that the request sets over its preset's (None: the preset's)."""
+    def given(name: str):
+        return getattr(training, name) if training.HasField(name) else None
+
+    minutes = given("time_budget_minutes")
+    return dict(iterations=given("iterations"), seed=given("seed"), stabilisation=given("stabilisation"),
+                anti_ambiguity=given("anti_ambiguity"), time_budget=None if minutes is None else 60.0 * minutes)
+
+
+def check_mask_frame(matte: pb.MatteSettings, frames: list[int]) -> None:
+    """A single-frame mask must be on one of the job's frames (path jobs without a range: once resolved)."""
+    if matte.HasField("mask_frame") and matte.mask_frame not in frames:
+        raise InvalidRequest(f"matte.mask_frame {matte.mask_frame} is not one of the job's frames "
+                             f"({format_frame_list(sorted(frames))}); annotate one of them.")
 
 
 def _check_upload(upload: pb.UploadSource, matte: pb.MatteSettings, max_frame_bytes: int) -> None:
@@ -109,19 +132,15 @@ def _size(nbytes: int) -> str:
 def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: int,
                  overwrite_own_outputs: bool) -> JobSpec:
     """The library's job for a stored spec: upload jobs read and write in the job's spool folder."""
-    settings = preset_settings(
-        spec.training.preset or DEFAULT_PRESET,
-        iterations=spec.training.iterations if spec.training.HasField("iterations") else None,
-        seed=spec.training.seed if spec.training.HasField("seed") else None,
-        stabilisation=spec.training.stabilisation if spec.training.HasField("stabilisation") else None,
-        checkpoint_every=checkpoint_every,
-    )
+    settings = preset_settings(spec.training.preset or DEFAULT_PRESET, checkpoint_every=checkpoint_every,
+                               **training_overrides(spec.training))
     matte = spec.matte
     common = dict(
         mask_channel=matte.channel or None,
         mask_threshold=matte.threshold if matte.HasField("threshold") else DEFAULT_THRESHOLD,
         mask_dilate=matte.dilate,
         nonfinite="inpaint" if spec.non_finite == pb.INPAINT else "error",
+        mask_frame=matte.mask_frame if matte.HasField("mask_frame") else None,
     )
     if spec.WhichOneof("source") == "upload":
         shot = ShotSpec(plate=os.path.join(job_dir, "input", PLATE_NAME), frames=sorted(spec.upload.frames), **common)

@@ -177,6 +177,15 @@ def test_job_spec_sets_what_is_given():
     assert spec.training.preset == "draft" and spec.training.iterations == 200
     assert spec.training.HasField("seed") and spec.training.preview_every == 25
     assert spec.non_finite == pb.INPAINT
+    for field in ("stabilisation", "anti_ambiguity", "time_budget_minutes"):
+        assert not spec.training.HasField(field)  # unset: the server's defaults apply
+
+
+def test_job_spec_carries_the_regularisers_and_the_time_budget():
+    spec = c._job_spec("shot", "", None, 0, "final", None, None, 0, False, stabilisation=0.2, anti_ambiguity=0.1,
+                       time_budget_minutes=12.5)
+    assert spec.training.stabilisation == pytest.approx(0.2) and spec.training.anti_ambiguity == pytest.approx(0.1)
+    assert spec.training.time_budget_minutes == 12.5 and not spec.training.HasField("iterations")
 
 
 def test_submit_arrays_creates_an_upload_job_and_sends_every_frame(client):

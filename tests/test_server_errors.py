@@ -131,6 +131,10 @@ SPEC_CASES = [
     ("matte channel missing", lambda s: setattr(s.matte, "channel", "M"), "matte channel 'M'"),
     ("unknown preset", lambda s: setattr(s.training, "preset", "ultra"), "preset 'ultra'"),
     ("zero iterations", lambda s: setattr(s.training, "iterations", 0), "iterations"),
+    ("NaN anti-ambiguity", lambda s: setattr(s.training, "anti_ambiguity", float("nan")), "anti_ambiguity must be a finite"),
+    ("negative anti-ambiguity", lambda s: setattr(s.training, "anti_ambiguity", -1), "anti_ambiguity must be between"),
+    ("infinite time budget", lambda s: setattr(s.training, "time_budget_minutes", float("inf")), "time_budget_minutes"),
+    ("negative time budget", lambda s: setattr(s.training, "time_budget_minutes", -5), "time_budget (seconds)"),
     ("negative dilate", lambda s: setattr(s.matte, "dilate", -1), "dilate"),
 ]
 

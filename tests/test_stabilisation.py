@@ -70,10 +70,11 @@ def test_an_absurd_weight_is_refused():
         TrainSettings(stabilisation=-1)
 
 
-def test_the_command_line_switches_it_on(tmp_path):
+@pytest.mark.parametrize("option", [["--stabilisation", "0.2"], ["--anti-ambiguity", "0.1"]])
+def test_the_command_line_switches_the_regularisers_on(tmp_path, option):
     from server.cli import main
 
     write_exr_sequence(make_clip(frames=3, width=48, height=32), str(tmp_path / "plate.####.exr"))
     assert main(["run", "--input", str(tmp_path / "plate.####.exr"), "--output", str(tmp_path / "out" / "c.####.exr"),
-                 "--preset", "draft", "--iterations", "2", "--stabilisation", "0.2", "--quiet"]) == 0
+                 "--preset", "draft", "--iterations", "2", *option, "--quiet"]) == 0
     assert len(list((tmp_path / "out").glob("c.*.exr"))) == 3

@@ -15,7 +15,7 @@ from inpaint_core.errors import Cancelled, CheckpointError, InputError
 from inpaint_core.infer import composite
 from inpaint_core.losses import masked_l1
 from inpaint_core.model import InpaintGenerator
-from inpaint_core.presets import PRESETS, preset_settings
+from inpaint_core.presets import PRESET_INFO, PRESETS, preset_settings
 from inpaint_core.sampling import PatchSampler
 from inpaint_core.train import Progress, Trainer, TrainSettings, load_checkpoint
 
@@ -280,12 +280,18 @@ def test_settings_from_dict_ignores_unknown_keys():
 # -- presets and devices -----------------------------------------------------------
 
 
-def test_presets_exist_and_differ():
-    assert {"draft", "standard", "final"} <= set(PRESETS)
-    draft, standard, final = (preset_settings(n) for n in ("draft", "standard", "final"))
-    assert draft.two_stage is False and standard.two_stage and final.two_stage
-    assert draft.iterations < standard.iterations < final.iterations
-    assert draft.width <= standard.width <= final.width
+def test_presets_are_time_budgets():
+    assert {"draft", "standard", "final", "wide"} <= set(PRESETS) == set(PRESET_INFO)
+    draft, standard, final, wide = (preset_settings(n) for n in ("draft", "standard", "final", "wide"))
+    assert 0 < draft.time_budget < standard.time_budget < final.time_budget
+    assert wide.two_stage and wide.width > final.width and wide.time_budget > 0
+    assert all(p.iterations >= 100_000 for p in (draft, standard, final, wide))  # a ceiling, not the stop
+
+
+def test_an_iteration_count_makes_an_exact_budget_free_run():
+    assert preset_settings("standard", iterations=50).time_budget == 0
+    assert preset_settings("standard", iterations=50, time_budget=60).time_budget == 60
+    assert preset_settings("standard", iterations=None).time_budget == PRESETS["standard"].time_budget
 
 
 def test_preset_overrides_replace_fields_and_skip_none():

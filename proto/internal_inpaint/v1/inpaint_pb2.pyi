@@ -79,28 +79,34 @@ class PathSource(_message.Message):
     def __init__(self, plate: _Optional[str] = ..., matte: _Optional[str] = ..., output: _Optional[str] = ..., frames: _Optional[str] = ..., overwrite: bool = ...) -> None: ...
 
 class MatteSettings(_message.Message):
-    __slots__ = ("channel", "threshold", "dilate")
+    __slots__ = ("channel", "threshold", "dilate", "mask_frame")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     DILATE_FIELD_NUMBER: _ClassVar[int]
+    MASK_FRAME_FIELD_NUMBER: _ClassVar[int]
     channel: str
     threshold: float
     dilate: int
-    def __init__(self, channel: _Optional[str] = ..., threshold: _Optional[float] = ..., dilate: _Optional[int] = ...) -> None: ...
+    mask_frame: int
+    def __init__(self, channel: _Optional[str] = ..., threshold: _Optional[float] = ..., dilate: _Optional[int] = ..., mask_frame: _Optional[int] = ...) -> None: ...
 
 class TrainingSettings(_message.Message):
-    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation")
+    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
     STABILISATION_FIELD_NUMBER: _ClassVar[int]
+    ANTI_AMBIGUITY_FIELD_NUMBER: _ClassVar[int]
+    TIME_BUDGET_MINUTES_FIELD_NUMBER: _ClassVar[int]
     preset: str
     iterations: int
     seed: int
     preview_every: int
     stabilisation: float
-    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ...) -> None: ...
+    anti_ambiguity: float
+    time_budget_minutes: float
+    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("name", "upload", "paths", "matte", "training", "non_finite")
