@@ -109,7 +109,7 @@ def quality_chart(clips: list[ClipResult]) -> np.ndarray:
         series = []
         for index, preset in enumerate(_presets(clip)):
             points = sorted((s.budget_s, s.psnr) for s in ours if s.method == preset)
-            series.append(Series(preset, [b / 60 for b, _ in points], [p for _, p in points], PALETTE[index]))
+            series.append(Series(preset, [b / 60 for b, _ in points], [p for _, p in points], PALETTE[index % len(PALETTE)]))
         for baseline in _baselines(clip):
             series.append(Series(_METHOD_NAMES[baseline.method], [], [baseline.psnr],
                                  _BASELINE_COLOURS[baseline.method], dashed=True))

@@ -140,7 +140,7 @@ def run_progressive(
                                        checkpoint, reporter, should_cancel))
     train_seconds = time.monotonic() - train_started
     reporter.stage(f"Writing {len(outputs)} frames to {spec.output}")
-    fill = ProgressiveFill(base.model, refiners, data, scales, shot.colour_channels, device, settings,
+    fill = ProgressiveFill(base.inference_model, refiners, data, scales, shot.colour_channels, device, settings,
                            base_margin=spec.train.crop_size // 2)
     counts = _write_progressive(shot, outputs, fill, spec, reporter, should_cancel)
     return JobResult(
@@ -231,7 +231,9 @@ def _train_refiner(spec, settings, bank, channels, scale, device, checkpoint, re
                             _scale_checkpoint(checkpoint, scale.index), seed=spec.train.seed + scale.index)
     if spec.resume and trainer.resume():
         reporter.stage(f"Resuming scale {scale.index + 1} at iteration {trainer.iteration}")
-    reporter.stage(f"Scale {scale.index + 1} ({scale.width}x{scale.height}): refining for {iterations} iterations "
+    budget = spec.train.time_budget / 4
+    length = f"up to {budget / 60:.1f} minutes" if budget > 0 else f"{iterations} iterations"
+    reporter.stage(f"Scale {scale.index + 1} ({scale.width}x{scale.height}): refining for {length} "
                    f"on {bank.count} patches of {bank.crop} px near the hole edges")
     trainer.train(reporter.progress, should_cancel)
     trainer.release_bank()
@@ -292,7 +294,9 @@ class RefineTrainer:
               should_cancel: Callable[[], bool] | None = None) -> None:
         start, start_iteration = time.monotonic(), self.iteration
         self.model.train()
-        while self.iteration < self.iterations:
+        # A time-budgeted run (the presets) stops on its budget: a quarter of the base scale's, like the iterations.
+        budget = self.settings.time_budget / 4
+        while self.iteration < self.iterations and not (budget > 0 and time.monotonic() - start >= budget):
             if should_cancel is not None and should_cancel():
                 self.save_checkpoint()
                 raise Cancelled(f"Refinement cancelled at iteration {self.iteration}; checkpoint saved.")
@@ -302,8 +306,11 @@ class RefineTrainer:
             if on_progress is not None:
                 elapsed = time.monotonic() - start
                 pace = elapsed / max(self.iteration - start_iteration, 1)
-                on_progress(Progress(self.iteration, self.iterations, self.last_loss, elapsed,
-                                     pace * (self.iterations - self.iteration)))
+                total = self.iterations
+                if budget > 0:  # the last iteration the budget will reach, at this pace
+                    total = min(total, self.iteration + int(max(budget - elapsed, 0.0) / pace))
+                on_progress(Progress(self.iteration, total, self.last_loss, elapsed,
+                                     pace * (total - self.iteration)))
         self.save_checkpoint()
 
     def release_bank(self) -> None:

@@ -42,8 +42,8 @@ def add_shot_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                    help="arithmetic of training: auto = bfloat16 mixed precision on a CUDA GPU, float32 elsewhere")
     p.add_argument("--compile", action="store_true",
-                   help="compile the network with torch.compile: faster steps after a compile of about a minute; "
-                        "for long runs (falls back to uncompiled with a warning when it cannot)")
+                   help="compile the network with torch.compile (off by default: slower on the CPUs measured, see "
+                        "docs/benchmarks.md; falls back to uncompiled with a warning when it cannot compile)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed and inputs give the same result (default 0)")
     p.add_argument("--nonfinite", choices=NONFINITE_POLICIES, default="error", help="NaN/Inf plate pixels: refuse (error, default) or fill them like holes (inpaint)")
     p.add_argument("--overwrite", action="store_true", help="replace output files that exist (never input files)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import cv2
@@ -240,3 +241,12 @@ def test_cli_passes_the_progressive_mode(tmp_path):
     assert (tmp_path / "work" / "c.ckpt").exists() and not (tmp_path / "work" / "c.scale0.ckpt").exists()
     with pytest.raises(SystemExit):
         main(common + ["-o", str(tmp_path / "x" / "clean.####.exr"), "--progressive", "maybe"])
+
+
+def test_refinement_of_a_time_budgeted_run_stops_on_a_quarter_of_the_budget():
+    settings = TrainSettings(width=4, two_stage=False, iterations=10**6, batch_size=2, crop_size=32,
+                             checkpoint_every=0, time_budget=0.4)
+    trainer = RefineTrainer(_bank_from_frames(160, 90), 3, settings, 4, 10**6, torch.device("cpu"))
+    started = time.monotonic()
+    trainer.train()
+    assert 1 <= trainer.iteration < 1000 and time.monotonic() - started < 30
