@@ -378,3 +378,16 @@ def test_composite_integer_plate_rounds_and_clamps():
     np.testing.assert_array_equal(out[..., 0], original[..., 0])
     np.testing.assert_array_equal(np.diag(out[..., 1]), [32768, 65535, 65535])
     assert np.all(out[..., 1][~hole] == 7)
+
+
+def test_the_host_plugins_offer_the_library_presets():
+    """The plugins cannot import the library (no torch inside a host): their lists must be kept in step."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for path in ("plugin_nuke/internal_inpaint_nuke/node.py", "plugin_resolve/internal_inpaint_resolve/job.py"):
+        tree = ast.parse((root / path).read_text())
+        listed = next(ast.literal_eval(n.value) for n in tree.body
+                      if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PRESETS")
+        assert listed == tuple(PRESETS), path

@@ -20,7 +20,7 @@ import nuke
 NODE_NAME = "InternalInpaint"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_JOB_FOLDER = os.path.join("~", "internal_inpaint_jobs")
-PRESETS = ("draft", "standard", "final")
+PRESETS = ("draft", "standard", "final", "wide")  # the server's presets: 3/10/30 min, wide = GPU
 RANGE_MODES = ("input", "project", "custom")
 
 # Internal nodes.
@@ -115,7 +115,7 @@ def _add_knobs(group: "nuke.Group") -> None:
     add(nuke.Int_Knob(LAST, "custom last"), 1100)
     add(nuke.Enumeration_Knob(PRESET, "preset", list(PRESETS)), "standard",
         "draft: a quick look; standard; final: wider and longer (meant for a GPU server).")
-    add(nuke.Int_Knob(ITERATIONS, "iterations"), 0, "Training iterations; 0 keeps the preset's.")
+    add(nuke.Int_Knob(ITERATIONS, "iterations"), 0, "Training iterations; 0 keeps the preset's time budget (draft 3, standard 10, final 30 minutes).")
     add(nuke.Int_Knob(SEED, "seed"), 0, "The same seed and inputs give the same result.")
     add(nuke.File_Knob(JOB_FOLDER, "job folder"), DEFAULT_JOB_FOLDER,
         "Each press renders the inputs into a new subfolder here and the server writes the clean plate "

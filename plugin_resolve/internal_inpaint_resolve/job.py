@@ -21,7 +21,7 @@ from server.reuse_key import reuse_key
 PREFIX = "[InternalInpaint]"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_JOB_FOLDER = os.path.join("~", "internal_inpaint_jobs")
-PRESETS = ("draft", "standard", "final")
+PRESETS = ("draft", "standard", "final", "wide")  # the server's presets: 3/10/30 min, wide = GPU
 DEFAULT_PRESET = "standard"
 PLATE_NAME = "plate.####.exr"
 CLEAN_NAME = "clean.####.exr"
