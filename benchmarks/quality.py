@@ -172,10 +172,11 @@ def parse_variant(method: str) -> tuple[str, dict[str, float]]:
 
 def _readouts(preset: str, trainer: Trainer) -> list[tuple[str, torch.nn.Module]]:
     """The weights to score: a run with a weight average is also the run without one (the average does not
-    change training), so both are scored, the plain weights under the label without '+ema'."""
+    change training), so both are scored, the plain weights under the label with '+ema0'."""
     if trainer.average is None:
         return [(preset, trainer.model)]
-    plain = "+".join(p for p in preset.split("+") if not p.startswith("ema"))
+    name, *parts = preset.split("+")
+    plain = "+".join([name, "ema0", *(p for p in parts if not p.startswith("ema"))])
     return [(preset, trainer.average), (plain, trainer.model)]
 
 
