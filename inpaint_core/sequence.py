@@ -71,10 +71,13 @@ class SequencePattern:
         return sorted(frames)
 
 
-def parse_frame_range(text: str) -> list[int]:
+MAX_RANGE_FRAMES = 1_000_000  # a typo such as '1-1000000000' must not build a list of a billion frames
+
+
+def parse_frame_range(text: str, limit: int = MAX_RANGE_FRAMES) -> list[int]:
     """Parse '1001-1100', '1001-1100x2', '1001' or a comma list of these.
 
-    Returns the frames in the order given, duplicates removed.
+    Returns the frames in the order given, duplicates removed; more than ``limit`` frames is an error.
     """
     frames: list[int] = []
     for part in text.split(","):
@@ -91,7 +94,10 @@ def parse_frame_range(text: str) -> list[int]:
             raise SequenceError(f"Frame range {part.strip()!r} ends before it starts.")
         if step < 1:
             raise SequenceError(f"Frame range {part.strip()!r}: the step must be at least 1.")
-        frames.extend(range(first, last + 1, step))
+        part_frames = range(first, last + 1, step)
+        if len(frames) + len(part_frames) > limit:
+            raise SequenceError(f"Frame range {text!r} has more than {limit} frames.")
+        frames.extend(part_frames)
     seen: set[int] = set()
     return [f for f in frames if not (f in seen or seen.add(f))]
 

@@ -28,7 +28,7 @@ from inpaint_core.errors import InpaintError
 from . import security
 from .errors import ServerConfigError, SpoolLocked
 from .jobs import JobManager, ServerSettings
-from .service import InpaintService
+from .service import InpaintService, RequestDecoding
 
 log = logging.getLogger("internal_inpaint.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Inpaint"].full_name
@@ -62,6 +62,7 @@ def start_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 
         raise ServerConfigError(str(exc)) from exc
     manager = JobManager(settings, str(device))
     interceptors = [security.TokenInterceptor(token)] if token else []
+    interceptors.append(RequestDecoding(f"/{SERVICE_NAME}/"))  # malformed bytes: INVALID_ARGUMENT, not INTERNAL
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
         interceptors=interceptors,

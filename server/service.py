@@ -168,3 +168,65 @@ def _frame_chunks(job_id: str, frame: int, data: bytes, chunk: int):
         end = offset + len(piece)
         yield pb.FrameChunk(job_id=job_id, frame=frame, offset=offset, frame_size=size, data=bytes(piece),
                             sha256=digest.hexdigest() if end == size else "")
+
+
+class _Undecodable:
+    """What a tolerant deserializer hands on for bytes that are not a valid message."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _tolerant(deserialize):
+    def decode(data: bytes):
+        try:
+            return deserialize(data)
+        except Exception as exc:  # google.protobuf.message.DecodeError, mostly
+            return _Undecodable(exc)
+
+    return decode
+
+
+def _undecodable_message(request: _Undecodable) -> str:
+    return f"The request is not a valid message of this API and cannot be parsed: {request.error}"
+
+
+class RequestDecoding(grpc.ServerInterceptor):
+    """Malformed request bytes become INVALID_ARGUMENT, not gRPC's own INTERNAL "Exception deserializing".
+
+    Applies to the methods whose full names start with ``prefix`` (the Inpaint service's).
+    """
+
+    def __init__(self, prefix: str):
+        self._prefix = prefix
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith(self._prefix) \
+                or handler.request_deserializer is None:
+            return handler
+        decode = _tolerant(handler.request_deserializer)
+        if handler.request_streaming:
+            behaviour = handler.stream_stream or handler.stream_unary
+
+            def streaming(request_iterator, context):
+                def checked():
+                    for request in request_iterator:
+                        if isinstance(request, _Undecodable):
+                            raise InvalidRequest(_undecodable_message(request))
+                        yield request
+
+                return behaviour(checked(), context)
+
+            make = (grpc.stream_stream_rpc_method_handler if handler.response_streaming
+                    else grpc.stream_unary_rpc_method_handler)
+            return make(streaming, request_deserializer=decode, response_serializer=handler.response_serializer)
+        behaviour = handler.unary_stream or handler.unary_unary
+
+        def unary(request, context):
+            if isinstance(request, _Undecodable):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable_message(request))
+            return behaviour(request, context)
+
+        make = grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+        return make(unary, request_deserializer=decode, response_serializer=handler.response_serializer)

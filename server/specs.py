@@ -57,7 +57,7 @@ def check_spec(spec: pb.JobSpec, max_frame_bytes: int) -> TrainSettings:
         check_mask_frame(spec.matte, list(spec.upload.frames))
     elif spec.paths.frames:
         try:
-            check_mask_frame(spec.matte, parse_frame_range(spec.paths.frames))
+            check_mask_frame(spec.matte, parse_frame_range(spec.paths.frames, limit=MAX_FRAMES))
         except InpaintError as exc:
             raise InvalidRequest(str(exc)) from exc
     return train_settings(spec.training)
@@ -147,7 +147,7 @@ def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: 
         output, overwrite = os.path.join(job_dir, "output", OUTPUT_NAME), True
     else:
         paths = spec.paths
-        frames = parse_frame_range(paths.frames) if paths.frames else None
+        frames = parse_frame_range(paths.frames, limit=MAX_FRAMES) if paths.frames else None
         shot = ShotSpec(plate=paths.plate, frames=frames, mask=paths.matte or None, **common)
         output, overwrite = paths.output, paths.overwrite or overwrite_own_outputs
     return JobSpec(shot=shot, output=output, train=settings, device=device,

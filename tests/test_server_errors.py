@@ -214,6 +214,27 @@ def test_nan_pixels_are_filled_when_the_job_asks(client):
     assert np.isfinite(client.download(job)[FIRST_FRAME].astype(np.float32)).all()
 
 
+# Bytes that are not a valid message (found by tests/test_server_fuzz.py): gRPC's own
+# deserialization failure would be INTERNAL; the server answers INVALID_ARGUMENT instead.
+GARBAGE = b"\x00"
+RAW_CALLS = [
+    ("CreateJob (unary)", lambda ch: ch.unary_unary("/internal_inpaint.v1.Inpaint/CreateJob",
+                                                     request_serializer=lambda b: b)(GARBAGE, timeout=CALL_TIMEOUT)),
+    ("WatchJob (server streaming)", lambda ch: list(ch.unary_stream(
+        "/internal_inpaint.v1.Inpaint/WatchJob", request_serializer=lambda b: b)(GARBAGE, timeout=CALL_TIMEOUT))),
+    ("UploadFrames (client streaming)", lambda ch: ch.stream_unary(
+        "/internal_inpaint.v1.Inpaint/UploadFrames", request_serializer=lambda b: b)(iter([GARBAGE]),
+                                                                                      timeout=CALL_TIMEOUT)),
+]
+
+
+@pytest.mark.parametrize("call", params(RAW_CALLS))
+def test_bytes_that_are_no_message_are_invalid_arguments(server, client, call):
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        refused(lambda: call(channel), Code.INVALID_ARGUMENT, "cannot be parsed")
+    assert client.list_jobs() == []
+
+
 # -- NOT_FOUND -------------------------------------------------------------------------
 
 
@@ -429,6 +450,13 @@ def test_existing_outputs_are_kept_without_overwrite(path_client, shared):
     assert path_client.list_jobs() == [] and sorted(os.listdir(shared.root / "clean")) == before
     job = path_client.submit_paths(shared.plate, shared.output, overwrite=True, **FAST)
     assert path_client.cancel(job).id == job
+
+
+def test_a_frame_range_of_billions_is_refused_without_building_it(path_client, shared):
+    # Found by tests/test_server_fuzz.py: '1-2000000000' used to be expanded in full (tens of GB).
+    refused(lambda: path_client.submit_paths(shared.plate, shared.output, frames="1-2000000000", **FAST),
+            Code.INVALID_ARGUMENT, "more than")
+    assert path_client.list_jobs() == []
 
 
 def test_a_path_job_takes_no_uploads(path_server, path_client, shared):
