@@ -527,3 +527,18 @@ def test_a_public_address_without_a_token_is_refused_at_start(tmp_path):
                                             ("0.0.0.0", False), ("10.1.2.3", False)])
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
+
+
+def test_a_client_that_hangs_up_mid_download_harms_nothing(server, client, stub):
+    frames = tiny_frames(frames=3)
+    job = client.submit_arrays(frames, list("RGBA"), **FAST)
+    assert client.wait(job, timeout=120).state == pb.DONE
+    stream = stub.DownloadResult(pb.DownloadResultRequest(job_id=job, chunk_bytes=64), timeout=CALL_TIMEOUT)
+    received = [next(stream), next(stream)]  # a few chunks of the first frame, then the client goes away
+    stream.cancel()
+    assert all(len(m.data) <= 64 for m in received)
+    assert client.get_job(job).state == pb.DONE  # the job and its results are untouched
+    results = client.download(job)
+    assert sorted(results) == sorted(frames)
+    assert all(outside_matte_identical(frames[f], results[f]) for f in frames)
+    assert client.server_info().api == "internal_inpaint.v1"
