@@ -162,17 +162,29 @@ def plan_outputs(pattern: str, shot: Shot, overwrite: bool) -> dict[int, str]:
 
 
 def _write_outputs(shot, outputs, trainer, spec, reporter, should_cancel) -> tuple[int, int]:
+    """Fill with the trainer's network (or copy every frame through when there is no trainer)."""
+    if trainer is None:
+        return write_frames(shot, outputs, None, spec, reporter, should_cancel)
+
+    def fill(index: int, pixels, colour, hole):
+        return inpaint_frame(trainer.inference_model, trainer.data.encoding, pixels, colour, hole,
+                             shot.colour_channels, trainer.device)
+
+    return write_frames(shot, outputs, fill, spec, reporter, should_cancel)
+
+
+def write_frames(shot, outputs, fill, spec, reporter, should_cancel) -> tuple[int, int]:
+    """Write every frame: ``fill(index, pixels, colour, hole)`` for frames with a hole, a copy for the others
+    (and for all of them when ``fill`` is None). Returns (filled, copied)."""
     filled = copied = 0
     for done, frame in enumerate(shot.frames, start=1):
         if should_cancel is not None and should_cancel():
             raise Cancelled(f"Cancelled while writing, after {done - 1} of {len(outputs)} frames.")
         plate, hole = shot.read(frame)
-        if trainer is None or not hole.any():
+        if fill is None or not hole.any():
             pixels, copied = plate.pixels, copied + 1
         else:
-            pixels = inpaint_frame(trainer.inference_model, trainer.data.encoding, plate.pixels, shot.colour(plate),
-                                   hole, shot.colour_channels, trainer.device)
-            filled += 1
+            pixels, filled = fill(done - 1, plate.pixels, shot.colour(plate), hole), filled + 1
         write_frame(outputs[frame], pixels, plate.spec, overwrite=spec.overwrite)
         reporter.frame_written(frame, outputs[frame], done, len(outputs))
     return filled, copied

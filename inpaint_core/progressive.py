@@ -32,9 +32,9 @@ from .errors import Cancelled, CheckpointError, InputError
 from .infer import composite, fill_encoded
 from .losses import masked_l1
 from .model import InpaintGenerator
-from .pipeline import JobReporter, JobResult, JobSpec, _checkpoint_path, _warn_full_frames, _write_outputs
+from .pipeline import JobReporter, JobResult, JobSpec, _checkpoint_path, _warn_full_frames, _write_outputs, write_frames
 from .shot import Shot
-from .train import Progress, Trainer, TrainSettings, to_device
+from .train import Progress, Trainer, TrainSettings, save_atomically, to_device
 
 MODES = ("auto", "on", "off")
 DEFAULT_BASE_LONG_SIDE = 1024
@@ -142,7 +142,7 @@ def run_progressive(
     reporter.stage(f"Writing {len(outputs)} frames to {spec.output}")
     fill = ProgressiveFill(base.inference_model, refiners, data, scales, shot.colour_channels, device, settings,
                            base_margin=spec.train.crop_size // 2)
-    counts = _write_progressive(shot, outputs, fill, spec, reporter, should_cancel)
+    counts = write_frames(shot, outputs, fill.frame, spec, reporter, should_cancel)
     return JobResult(
         frames=shot.frames, outputs=list(outputs.values()), filled_frames=counts[0], copied_frames=counts[1],
         iterations=base.iteration + sum(r.iteration for r in refiners if r is not None), final_loss=base.last_loss,
@@ -240,23 +240,6 @@ def _train_refiner(spec, settings, bank, channels, scale, device, checkpoint, re
     return trainer
 
 
-def _write_progressive(shot, outputs, fill, spec, reporter, should_cancel) -> tuple[int, int]:
-    from .image_io import write_frame
-
-    filled = copied = 0
-    for done, frame in enumerate(shot.frames, start=1):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled(f"Cancelled while writing, after {done - 1} of {len(outputs)} frames.")
-        plate, hole = shot.read(frame)
-        if not hole.any():
-            pixels, copied = plate.pixels, copied + 1
-        else:
-            pixels, filled = fill.frame(done - 1, plate.pixels, shot.colour(plate), hole), filled + 1
-        write_frame(outputs[frame], pixels, plate.spec, overwrite=spec.overwrite)
-        reporter.frame_written(frame, outputs[frame], done, len(outputs))
-    return filled, copied
-
-
 # -- training at a higher scale ------------------------------------------------
 
 
@@ -323,13 +306,7 @@ class RefineTrainer:
                  "iteration": self.iteration, "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "numpy_rng": self.rng.bit_generator.state,
                  "torch_rng": torch.get_rng_state(), "loss": self.last_loss}
-        temp = f"{self.checkpoint_path}.partial-{os.getpid()}"
-        try:
-            torch.save(state, temp)
-            os.replace(temp, self.checkpoint_path)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
+        save_atomically(state, self.checkpoint_path)
 
     def resume(self) -> bool:
         if not self.checkpoint_path or not os.path.exists(self.checkpoint_path):

@@ -281,13 +281,7 @@ class Trainer:
             "shot": self._shot_fingerprint(),
             "loss": self.last_loss,
         }
-        temp = f"{self.checkpoint_path}.partial-{os.getpid()}"
-        try:
-            torch.save(state, temp)
-            os.replace(temp, self.checkpoint_path)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
+        save_atomically(state, self.checkpoint_path)
 
     def resume(self) -> bool:
         """Continue from the checkpoint at ``checkpoint_path``; False when there is none."""
@@ -343,6 +337,17 @@ def batch_tensors(batch: Batch, pin: bool) -> tuple[torch.Tensor, ...]:
     """A batch's arrays as CPU tensors (masked, hole, target, known); pinned for an asynchronous copy to a GPU."""
     tensors = tuple(torch.from_numpy(a) for a in (batch.masked, batch.hole, batch.target, batch.known))
     return tuple(t.pin_memory() for t in tensors) if pin else tensors
+
+
+def save_atomically(state: dict, path: str) -> None:
+    """torch.save to a temporary file, then rename: a reader never sees half a checkpoint."""
+    temp = f"{path}.partial-{os.getpid()}"
+    try:
+        torch.save(state, temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
 
 
 def load_checkpoint(path: str) -> dict:
