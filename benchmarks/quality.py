@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -126,21 +126,40 @@ def train_with_budgets(
     device: torch.device,
     reference: FlowReference,
 ) -> Iterator[tuple[MethodScore, np.ndarray]]:
-    """Train one preset from scratch, yielding its score (and fill) each time a budget is reached."""
+    """Train one preset from scratch, yielding its score (and fill) each time a budget is reached.
+
+    One run serves all budgets, unless the learning rate decays towards the end of the run ('+decay'
+    variants): then each budget is a run of its own, as a user's run with that budget would be.
+    """
+    name, overrides = parse_variant(preset)
+    if overrides.get("lr_decay"):
+        for budget in sorted(budgets_s):
+            yield from _train_and_score(clip, preset, [budget], device, reference, time_budget=budget)
+    else:
+        yield from _train_and_score(clip, preset, budgets_s, device, reference, time_budget=0.0)
+
+
+def _train_and_score(
+    clip: BenchClip,
+    preset: str,
+    budgets_s: list[float],
+    device: torch.device,
+    reference: FlowReference,
+    time_budget: float,
+) -> Iterator[tuple[MethodScore, np.ndarray]]:
     shot = Shot(ShotSpec(plate=clip.plate_pattern))
     data = load_training_data(shot)
     name, overrides = parse_variant(preset)
-    trainer = Trainer(data, preset_settings(name, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0, **overrides),
-                      device)
-    trained = cpu = 0.0
+    settings = preset_settings(name, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0, **overrides)
+    trainer = Trainer(data, replace(settings, time_budget=time_budget), device)
+    cpu = 0.0
     try:
         for budget in sorted(budgets_s):
-            while trained < budget:
-                start, start_cpu = time.perf_counter(), time.process_time()
+            while trainer.trained_seconds < budget:
+                start_cpu = time.process_time()
                 trainer.step()
-                synchronize(device)
-                trained += time.perf_counter() - start
                 cpu += time.process_time() - start_cpu
+            trained = trainer.trained_seconds
             share = cpu / (trained * torch.get_num_threads())
             for label, model in _readouts(preset, trainer):
                 filled, fill_s = fill_clip(trainer, shot, model)
@@ -148,13 +167,15 @@ def train_with_budgets(
                 yield MethodScore(label, budget, trained, trainer.iteration, fill_s,
                                   scores.psnr, scores.ssim, scores.flicker, share), filled
     finally:
+        trainer.stop_prefetching()
         del trainer, data
         gc.collect()  # the next preset's peak memory should not include this one's
 
 
 # A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2,
-# "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1.
-_VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema"}
+# "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1; "standard+decay0.3" lowers the learning
+# rate to zero over the last 30% of the run.
+_VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema", "decay": "lr_decay"}
 
 
 def parse_variant(method: str) -> tuple[str, dict[str, float]]:

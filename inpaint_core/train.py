@@ -28,6 +28,7 @@ from .precision import PRECISION_CHOICES, autocast, gradient_scaler, resolve_pre
 from .prefetch import BatchPrefetcher
 from .sampling import Batch, PatchSampler
 from .stabilisation import stabilisation_loss
+from .storage import disk_full_note
 
 CHECKPOINT_VERSION = 1
 # Preview frames are computed at most at about this many pixels, to stay cheap.
@@ -61,6 +62,10 @@ class TrainSettings:
     # Decay of an exponential moving average of the weights, used for filling (0 = off: the last weights).
     # A net trained with a high learning rate on a CPU budget jitters from step to step; the average does not.
     ema: float = 0.0
+    # The last fraction of the run (of the time budget, or of the iterations without one) over which the
+    # learning rate falls linearly to zero; 0 = a constant rate. A run that knows when it ends can settle into
+    # a minimum instead of stopping mid-jitter; its effect is measured in docs/benchmarks.md.
+    lr_decay: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low in (("iterations", 1), ("width", 2), ("batch_size", 1), ("crop_size", 8), ("checkpoint_every", 0)):
@@ -75,6 +80,8 @@ class TrainSettings:
         for name in ("stabilisation", "anti_ambiguity"):
             if not 0.0 <= getattr(self, name) <= 10.0:
                 raise InputError(f"Training setting {name} must be between 0 and 10 (got {getattr(self, name)}).")
+        if not 0.0 <= self.lr_decay <= 1.0:
+            raise InputError(f"Training setting lr_decay must be between 0 and 1 (got {self.lr_decay}).")
         if not self.learning_rate > 0:
             raise InputError(f"Training setting learning_rate must be positive (got {self.learning_rate}).")
 
@@ -145,9 +152,7 @@ class Trainer:
                 if should_cancel is not None and should_cancel():
                     self.save_checkpoint()
                     raise Cancelled(f"Training cancelled at iteration {self.iteration}; checkpoint saved.")
-                step_start = time.monotonic()
                 self.last_loss = self.step()
-                self.trained_seconds += time.monotonic() - step_start
                 if self.settings.checkpoint_every and self.iteration % self.settings.checkpoint_every == 0:
                     self.save_checkpoint()
                 if on_progress is not None:
@@ -162,6 +167,20 @@ class Trainer:
             return True
         budget = self.settings.time_budget
         return budget > 0 and self.iteration > 0 and self.trained_seconds >= budget
+
+    def run_fraction(self) -> float:
+        """How much of the run is done, 0 to 1: the larger of the time budget's and the iterations' shares."""
+        done = self.iteration / self.settings.iterations
+        if self.settings.time_budget > 0:
+            done = max(done, self.trained_seconds / self.settings.time_budget)
+        return min(1.0, done)
+
+    def learning_rate(self) -> float:
+        """The rate for the next step: the settings' rate, falling linearly to zero over the last lr_decay of the run."""
+        rate, tail = self.settings.learning_rate, self.settings.lr_decay
+        if tail <= 0:
+            return rate
+        return rate * min(1.0, (1.0 - self.run_fraction()) / tail)
 
     def _progress(self, start: float, start_iteration: int, preview_every: int) -> Progress:
         elapsed = time.monotonic() - start
@@ -179,7 +198,8 @@ class Trainer:
         return Progress(self.iteration, total, self.last_loss, elapsed, eta, self.preview() if want_preview else None)
 
     def step(self) -> float:
-        """One optimisation step on one batch; returns the loss."""
+        """One optimisation step on one batch; returns the loss. Its time counts towards the time budget."""
+        step_start = time.monotonic()
         if self.prefetcher is None:
             pin = self.device.type == "cuda"
             self.prefetcher = BatchPrefetcher(self.sampler, lambda batch: batch_tensors(batch, pin))
@@ -187,6 +207,8 @@ class Trainer:
                                        for t in self.prefetcher.next())
         loss = self._forward(masked, hole, target, known)
         self.optimizer.zero_grad(set_to_none=True)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
         if self.scaler is None:
             loss.backward()
             self.optimizer.step()
@@ -196,7 +218,9 @@ class Trainer:
             self.scaler.update()
         self.iteration += 1
         self._update_average()
-        return float(loss.detach())
+        value = float(loss.detach())  # waits for a GPU to finish the step, so the time below is the step's
+        self.trained_seconds += time.monotonic() - step_start
+        return value
 
     def _forward(self, masked: torch.Tensor, hole: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         try:
@@ -340,11 +364,20 @@ def batch_tensors(batch: Batch, pin: bool) -> tuple[torch.Tensor, ...]:
 
 
 def save_atomically(state: dict, path: str) -> None:
-    """torch.save to a temporary file, then rename: a reader never sees half a checkpoint."""
+    """torch.save to a temporary file, then rename: a reader never sees half a checkpoint.
+
+    A failed write (a full disk, mostly) raises CheckpointError and leaves the previous checkpoint as it was.
+    """
     temp = f"{path}.partial-{os.getpid()}"
     try:
-        torch.save(state, temp)
+        # Our own handle: closed as the error leaves this block, so removing the file frees its space even while
+        # the error (and torch's writer in its traceback) is still alive.
+        with open(temp, "wb") as handle:
+            torch.save(state, handle)
         os.replace(temp, path)
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "the write failed"
+        raise CheckpointError(f"Cannot write checkpoint {path}: {reason}.{disk_full_note(temp, exc)}") from None
     finally:
         if os.path.exists(temp):
             os.remove(temp)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 
 import numpy as np
 import pytest
@@ -265,11 +267,54 @@ def test_no_preview_unless_asked():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("iterations", 0), ("iterations", -5), ("width", 1), ("batch_size", 0), ("crop_size", 4), ("learning_rate", 0.0), ("learning_rate", float("nan"))],
+    [("iterations", 0), ("iterations", -5), ("width", 1), ("batch_size", 0), ("crop_size", 4), ("learning_rate", 0.0), ("learning_rate", float("nan")),
+     ("lr_decay", -0.1), ("lr_decay", 1.5)],
 )
 def test_settings_reject_bad_values(field, value):
     with pytest.raises(InputError, match=field):
         TrainSettings(**{field: value})
+
+
+def test_the_learning_rate_falls_to_zero_over_the_decay_tail():
+    trainer = Trainer(_data(), _settings(iterations=10, lr_decay=0.4, learning_rate=2e-3), CPU)
+    rates = []
+    for _ in range(10):
+        rates.append(trainer.learning_rate())
+        trainer.step()
+        assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(rates[-1])  # the step used it
+    assert rates == pytest.approx([2e-3] * 7 + [1.5e-3, 1e-3, 0.5e-3])
+    assert trainer.learning_rate() == 0.0
+
+
+def test_a_time_budget_decays_with_the_time_spent():
+    trainer = Trainer(_data(), _settings(iterations=1000, lr_decay=0.5, time_budget=60.0), CPU)
+    assert trainer.learning_rate() == pytest.approx(1e-3)
+    trainer.trained_seconds = 45.0  # three quarters of the budget: half-way down the tail
+    assert trainer.run_fraction() == pytest.approx(0.75)
+    assert trainer.learning_rate() == pytest.approx(0.5e-3)
+
+
+def test_without_decay_the_rate_is_constant():
+    trainer = Trainer(_data(), _settings(iterations=4), CPU)
+    trainer.train()
+    assert trainer.learning_rate() == 1e-3 and trainer.optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_a_checkpoint_that_cannot_be_written_names_the_full_disk_and_keeps_the_last_one(tmp_path, monkeypatch):
+    trainer = _run(tmp_path, "job.ckpt", 2, checkpoint=True)
+    path = trainer.checkpoint_path
+    before = open(path, "rb").read()
+
+    def disk_full(state, handle):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(CheckpointError, match=r"Cannot write checkpoint .*job\.ckpt: No space left on device\. "
+                                              r"The disk holding .* is full"):
+        trainer.save_checkpoint()
+    assert open(path, "rb").read() == before
+    assert os.listdir(tmp_path) == ["job.ckpt"]  # no temp file left behind
 
 
 def test_settings_from_dict_ignores_unknown_keys():
