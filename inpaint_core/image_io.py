@@ -4,12 +4,15 @@ A frame keeps what the file said: its pixel type (half stays half), channel
 names, metadata and data/display windows. Writing copies the source frame's
 header, so what leaves the tool looks like what came in; it goes to a
 temporary file beside the target and is renamed into place, so a reader (or a
-crash) never sees half a frame.
+crash) never sees half a frame. A writer killed mid-frame leaves only its
+hidden temporary file, which the next write of that frame removes.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 
@@ -17,6 +20,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from .errors import ImageReadError, OutputError
+from .storage import disk_full_note
 
 # Refuse headers that declare absurd sizes before allocating anything: a
 # corrupt or hostile file must not take the machine's memory down.
@@ -115,14 +119,54 @@ def write_frame(path: str, pixels: np.ndarray, spec: oiio.ImageSpec, *, overwrit
     expected = (spec.height, spec.width, spec.nchannels)
     if pixels.shape != expected:
         raise OutputError(f"Pixels of shape {pixels.shape} do not fit the header of {path} {expected}.")
-    base, ext = os.path.splitext(os.path.basename(path))
-    temp = os.path.join(folder, f".{base}.partial-{uuid.uuid4().hex[:8]}{ext}")
+    remove_abandoned_temp_files(path)
+    temp = _temp_path(path, os.getpid())
     try:
         _write(temp, np.ascontiguousarray(pixels), spec, target=path)
         _move_into_place(temp, path, overwrite)
     finally:
         if os.path.exists(temp):
             os.remove(temp)
+
+
+def _temp_path(path: str, pid: int) -> str:
+    """Hidden, beside the target (a rename within one filesystem is atomic), named by host and process so
+    that a leftover can be told from another process's write in progress."""
+    folder, name = os.path.split(os.path.abspath(path))
+    base, ext = os.path.splitext(name)
+    host = socket.gethostname().replace("-", "_")
+    return os.path.join(folder, f".{base}.partial-{host}-{pid}-{uuid.uuid4().hex[:8]}{ext}")
+
+
+def remove_abandoned_temp_files(path: str) -> list[str]:
+    """Remove the temporary files of earlier writes of ``path`` whose writer died (SIGKILL, power cut).
+
+    Only this host's files of processes that no longer run: on a shared filesystem another machine's write
+    in progress is left alone. Returns the paths removed.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    base, ext = os.path.splitext(name)
+    host = socket.gethostname().replace("-", "_")
+    removed = []
+    for temp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.partial-{glob.escape(host)}-*{glob.escape(ext)}")):
+        pid_text = temp[len(os.path.join(folder, f".{base}.partial-{host}-")):].split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            try:
+                os.remove(temp)
+                removed.append(temp)
+            except FileNotFoundError:
+                pass  # another writer of this frame cleaned it first
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
 
 
 def _move_into_place(temp: str, path: str, overwrite: bool) -> None:
@@ -143,7 +187,7 @@ def _write(path: str, pixels: np.ndarray, spec: oiio.ImageSpec, target: str) -> 
     # Messages name the target the caller asked for, not the hidden temp file
     # (which is removed again and would send the user looking for nothing).
     def fail(what: str, detail: str) -> OutputError:
-        return OutputError(f"{what} {target}: {detail.replace(path, target)}")
+        return OutputError(f"{what} {target}: {detail.replace(path, target)}{disk_full_note(path)}")
 
     out = oiio.ImageOutput.create(path)
     if out is None:

@@ -6,6 +6,9 @@ Handlers raise these; the service turns them into the status and its message
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 import grpc
 
 
@@ -47,3 +50,15 @@ class SpoolLocked(Exception):
 
 class ServerConfigError(Exception):
     """The server's options cannot work together (e.g. a public address without a token)."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The error is the spool's disk being full: a write's ENOSPC, or SQLite unable to grow its database."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+def spool_full_message(spool: str) -> str:
+    return (f"The server's spool {spool} is full (no space left on its disk). Delete finished jobs "
+            "(or free space on that disk) and submit again.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,8 @@ from inpaint_core.shot import Shot
 from inpaint_core.train import Progress
 
 from . import specs
-from .errors import InvalidRequest, JobNotFound, JobWasCancelled, LimitExceeded, OutputExists, WrongJobState
+from .errors import (InvalidRequest, JobNotFound, JobWasCancelled, LimitExceeded, OutputExists, WrongJobState,
+                     is_disk_full, spool_full_message)
 from .paths import AllowedRoots
 from .spool import ACTIVE_STATES, FINISHED_STATES, JobRecord, Spool
 from .uploads import FrameReceiver, received_frames, write_input_exrs
@@ -65,6 +67,7 @@ class JobManager:
         self._previews: dict[str, pb.JobEvent] = {}
         self._stopping = threading.Event()
         self._running: str | None = None
+        self._unrecorded: dict[str, tuple[int, pb.Finished]] = {}  # job endings the spool could not store yet
         self._requeue_interrupted()
         self.apply_retention()
         self._worker = threading.Thread(target=self._work, name="job-worker", daemon=True)
@@ -97,8 +100,8 @@ class JobManager:
         needed = 2 * frames * specs.frame_bytes(spec.upload.layout)  # inputs and outputs
         free = self.spool.free_bytes()
         if needed > free:
-            raise LimitExceeded(f"The job needs about {needed / 1e9:.1f} GB in the spool and only "
-                                f"{free / 1e9:.1f} GB are free.")
+            raise LimitExceeded(f"The job needs about {_megabytes(needed)} in the spool {self.spool.root} and only "
+                                f"{_megabytes(free)} are free: delete finished jobs or free space on that disk.")
         record = self.spool.create(spec, pb.UPLOADING, frames, iterations)
         self._event(record.id, pb.UPLOADING, state_change=pb.StateChange(message=f"Waiting for {frames} frames"))
         return self.spool.get(record.id)
@@ -238,6 +241,7 @@ class JobManager:
     def _work(self) -> None:
         last_retention = time.monotonic()
         while not self._stopping.is_set():
+            self._record_unrecorded()
             queued = self.spool.list((pb.QUEUED,))
             if not queued:
                 with self._changed:
@@ -246,7 +250,11 @@ class JobManager:
                     self.apply_retention()
                     last_retention = time.monotonic()
                 continue
-            self._run(queued[0])
+            try:
+                self._run(queued[0])
+            except Exception:  # noqa: BLE001 - the worker must outlive any job; _run records what it can
+                log.exception("job %s: the worker could not finish it cleanly", queued[0].id)
+                self._stopping.wait(1.0)
 
     def _run(self, record: JobRecord) -> None:
         job_id = record.id
@@ -268,9 +276,13 @@ class JobManager:
                 self._finish(job_id, pb.CANCELLED, str(exc))
         except InpaintError as exc:
             self._finish(job_id, pb.FAILED, str(exc))
-        except Exception as exc:  # a bug must fail the job, not the server
-            log.exception("job %s failed unexpectedly", job_id)
-            self._finish(job_id, pb.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug (or a full spool) must fail the job, not the server
+            if is_disk_full(exc):
+                log.error("job %s failed: %s", job_id, exc)
+                self._finish(job_id, pb.FAILED, spool_full_message(self.spool.root))
+            else:
+                log.exception("job %s failed unexpectedly", job_id)
+                self._finish(job_id, pb.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
         else:
             self._finish(job_id, pb.DONE, f"Done: {len(result.frames)} frames, {result.filled_frames} filled",
                          finished=pb.Finished(iterations=result.iterations, final_loss=_finite(result.final_loss),
@@ -294,8 +306,25 @@ class JobManager:
     def _finish(self, job_id: str, state: int, message: str, finished: pb.Finished | None = None) -> None:
         finished = finished or pb.Finished()
         finished.message = message
-        self.spool.update(job_id, message=message)
+        try:
+            self._record_finish(job_id, state, finished)
+        except sqlite3.Error as exc:
+            # The spool's disk is full, mostly: keep the outcome and record it once the database takes writes
+            # again (the worker retries before each job), rather than leave the job 'running' for ever.
+            log.error("job %s: cannot record its end yet (%s); will retry", job_id, exc)
+            self._unrecorded[job_id] = (state, finished)
+
+    def _record_finish(self, job_id: str, state: int, finished: pb.Finished) -> None:
+        self.spool.update(job_id, message=finished.message)
         self._event(job_id, state, finished=finished)
+
+    def _record_unrecorded(self) -> None:
+        for job_id, (state, finished) in list(self._unrecorded.items()):
+            try:
+                self._record_finish(job_id, state, finished)
+            except sqlite3.Error:
+                return  # still full; the next round tries again
+            del self._unrecorded[job_id]
 
     def _event(self, job_id: str, state: int, **detail: object) -> pb.JobEvent:
         event = pb.JobEvent(job_id=job_id, time_unix=time.time(), state=state, **detail)
@@ -320,6 +349,10 @@ class JobManager:
         with self._changed:
             while not condition() and time.monotonic() < deadline:
                 self._changed.wait(timeout=0.2)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 class _EventReporter(JobReporter):

@@ -21,7 +21,7 @@ from inpaint_core.image_io import read_frame
 from inpaint_core.sequence import SequencePattern
 
 from . import __version__
-from .errors import InvalidRequest, JobWasCancelled, ServiceError, WrongJobState
+from .errors import InvalidRequest, JobWasCancelled, ServiceError, WrongJobState, is_disk_full, spool_full_message
 from .jobs import JobManager
 from .specs import OUTPUT_NAME, pixel_dtype
 
@@ -29,10 +29,13 @@ log = logging.getLogger("internal_inpaint.server")
 API = "internal_inpaint.v1"
 
 
-def _abort(context: grpc.ServicerContext, exc: Exception, handler: str) -> None:
+def _abort(context: grpc.ServicerContext, exc: Exception, handler: str, spool_root: str) -> None:
     """End the call with the error's status; anything unforeseen is INTERNAL, logged with its traceback."""
     if isinstance(exc, ServiceError):
         context.abort(exc.code, str(exc))
+    if is_disk_full(exc):
+        log.error("%s: the spool's disk is full (%s)", handler, exc)
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, spool_full_message(spool_root))
     if not context.is_active():  # the client hung up (or its deadline passed): nobody to answer
         log.info("%s: the client went away (%s)", handler, type(exc).__name__)
         return
@@ -48,7 +51,7 @@ def _answers_errors(handler):
         try:
             return handler(self, request, context)
         except Exception as exc:  # the server must outlive any request
-            _abort(context, exc, handler.__name__)
+            _abort(context, exc, handler.__name__, self.manager.spool.root)
 
     return wrapper
 
@@ -61,7 +64,7 @@ def _answers_errors_streaming(handler):
         try:
             yield from handler(self, request, context)
         except Exception as exc:
-            _abort(context, exc, handler.__name__)
+            _abort(context, exc, handler.__name__, self.manager.spool.root)
 
     return wrapper
 

@@ -169,11 +169,18 @@ class Spool:
             (last,) = self._db.execute("SELECT last_sequence FROM jobs WHERE id = ?", (event.job_id,)).fetchone()
             event.sequence = last + 1
             self._db.execute("BEGIN")
-            self._db.execute("INSERT INTO events (job_id, sequence, event) VALUES (?,?,?)",
-                             (event.job_id, event.sequence, event.SerializeToString()))
-            self._db.execute("UPDATE jobs SET last_sequence = ?, state = ?, updated = ? WHERE id = ?",
-                             (event.sequence, event.state, event.time_unix, event.job_id))
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("INSERT INTO events (job_id, sequence, event) VALUES (?,?,?)",
+                                 (event.job_id, event.sequence, event.SerializeToString()))
+                self._db.execute("UPDATE jobs SET last_sequence = ?, state = ?, updated = ? WHERE id = ?",
+                                 (event.sequence, event.state, event.time_unix, event.job_id))
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                # A full disk fails the INSERT: without the rollback the transaction stays open and every
+                # later BEGIN fails too, long after space is free again. (SQLite may have rolled back itself.)
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
         return event
 
     def events_after(self, job_id: str, sequence: int, limit: int = 500) -> list[pb.JobEvent]:

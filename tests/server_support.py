@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from inpaint_core.synthetic import make_clip
 from server.client import InpaintClient
@@ -48,12 +49,40 @@ def client_for(server: RunningServer, **options: object) -> InpaintClient:
     return InpaintClient(f"127.0.0.1:{server.port}", **options)
 
 
+def stall_write_env(write: int, marker: str) -> dict[str, str]:
+    """The environment that makes a child's ``write``-th frame write stop half-way and wait to be killed
+    (tests/fault_injection/sitecustomize.py); ``marker`` appears when it does."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_injection")
+    path = os.pathsep.join([folder, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {"PYTHONPATH": path, "INTERNAL_INPAINT_STALL_WRITE": f"{write}:{marker}"}
+
+
+def small_filesystem_command(folder: str, size: int, command: list[str]) -> list[str]:
+    """``command`` run in a private mount namespace where ``folder`` is a tmpfs of ``size`` bytes: a disk that
+    really fills up (ENOSPC), made without touching the machine's mounts. Skips the test where the kernel
+    or the user may not make one (no unshare, user namespaces off)."""
+    os.makedirs(folder, exist_ok=True)
+    user = [] if os.geteuid() == 0 else ["-r"]  # not root: map us to root in a user namespace
+    wrapped = ["unshare", *user, "-m", "sh", "-c", 'mount -t tmpfs -o size="$0" tmpfs "$1" && shift && exec "$@"',
+               str(size), folder, *command]
+    try:
+        probe = subprocess.run(["unshare", *user, "-m", "sh", "-c", f'mount -t tmpfs -o size=1m tmpfs "{folder}"'],
+                               capture_output=True)
+    except OSError as exc:  # no unshare on this system
+        pytest.skip(f"cannot make a small filesystem here: {exc}")
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a small filesystem here: {probe.stderr.decode().strip()[:200]}")
+    return wrapped
+
+
 class ChildServer:
     """`internal-inpaint serve` in a child process, for tests that kill it."""
 
-    def __init__(self, spool: str, *extra: str):
+    def __init__(self, spool: str, *extra: str, env: dict[str, str] | None = None, spool_bytes: int = 0):
         self.spool = spool
         self.extra = extra
+        self.env = env  # added to this process's environment
+        self.spool_bytes = spool_bytes  # > 0: the spool is a filesystem of this size, seen by the server only
         self.process: subprocess.Popen | None = None
         self.port = 0
 
@@ -61,7 +90,10 @@ class ChildServer:
         port_file = os.path.join(self.spool, "..", f"port-{time.monotonic_ns()}")
         command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--spool", self.spool,
                    "--device", "cpu", "--port-file", port_file, *self.extra]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if self.spool_bytes:
+            command = small_filesystem_command(self.spool, self.spool_bytes, command)
+        env = {**os.environ, **self.env} if self.env else None
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + timeout
         while not os.path.exists(port_file):
             if self.process.poll() is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -357,6 +360,37 @@ def test_failed_overwrite_keeps_the_original(tmp_path):
         write_frame(path, np.zeros((H, W, 4), np.bool_), _spec(), overwrite=True)
     assert open(path, "rb").read() == before
     assert os.listdir(tmp_path) == ["out.exr"]
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path):
+    path = str(tmp_path / "out.0001.exr")
+    # What a writer killed mid-frame leaves: its hidden temp file, cut short.
+    abandoned = image_io._temp_path(path, _dead_pid())
+    with open(abandoned, "wb") as handle:
+        handle.write(b"\x76\x2f\x31\x01" + bytes(100))
+    alive = image_io._temp_path(path, os.getpid())  # a write in progress in a running process
+    open(alive, "wb").close()
+    other_host = str(tmp_path / ".out.0001.partial-otherhost-1-abcdef12.exr")  # a farm node's, on a shared disk
+    open(other_host, "wb").close()
+    other_frame = image_io._temp_path(str(tmp_path / "out.0002.exr"), _dead_pid())
+    open(other_frame, "wb").close()
+
+    write_frame(path, _half_pixels(), _spec())
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["out.0001.exr", os.path.basename(alive), os.path.basename(other_host), os.path.basename(other_frame)])
+
+
+def test_temp_files_are_hidden_and_named_by_host_and_process(tmp_path):
+    temp = os.path.basename(image_io._temp_path(str(tmp_path / "clean.1001.exr"), 4321))
+    assert temp.startswith(".clean.1001.partial-") and temp.endswith(".exr")
+    assert "-4321-" in temp and socket.gethostname().replace("-", "_") in temp
 
 
 def test_write_accepts_a_non_contiguous_array(tmp_path):

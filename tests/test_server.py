@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -20,6 +21,7 @@ from server_support import (
     client_for,
     local_server,
     outside_matte_identical,
+    stall_write_env,
     tiny_frames,
 )
 
@@ -161,6 +163,48 @@ def test_sigkill_mid_training_then_restart_resumes_and_completes(tmp_path):
             assert resumed and int(resumed[-1].rsplit(" ", 1)[1]) >= 10  # from the checkpoint, not from scratch
             results = client.download(job_id)
             assert all(outside_matte_identical(frames[f], results[f]) for f in frames)
+    finally:
+        child.close()
+
+
+def _visible_outputs_are_whole(folder, plate_folder) -> list[str]:
+    """Every non-hidden file in ``folder`` decodes in full and keeps its plate's pixels outside the matte."""
+    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    for name in names:
+        result = read_frame(os.path.join(folder, name)).pixels  # a cut-short file raises here
+        plate = read_frame(os.path.join(plate_folder, name.replace("clean", "plate"))).pixels
+        assert result.shape == plate.shape and outside_matte_identical(plate, result), name
+    return names
+
+
+def test_sigkill_while_writing_results_leaves_no_half_frame_and_the_job_completes(tmp_path):
+    from inpaint_core.synthetic import make_clip, write_exr_sequence
+
+    root = tmp_path / "shows"
+    (root / "plates").mkdir(parents=True)
+    write_exr_sequence(make_clip(frames=8, width=64, height=48), str(root / "plates" / "plate.####.exr"))
+    clean, marker = root / "clean", tmp_path / "stalled"
+    spool = str(tmp_path / "spool")
+    # The 4th frame's write stops half-way through its temp file, and the server is killed there.
+    child = ChildServer(spool, "--allow-root", str(root), env=stall_write_env(4, str(marker))).start()
+    try:
+        with InpaintClient(child.address, retries=2, backoff=0.05) as client:
+            job_id = client.submit_paths(str(root / "plates" / "plate.####.exr"), str(clean / "clean.####.exr"),
+                                         preset="draft", iterations=2)
+            deadline = time.monotonic() + 120
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert marker.exists(), "the server never reached the 4th frame"
+        child.kill()
+        hidden = [n for n in os.listdir(clean) if n.startswith(".")]
+        assert len(hidden) == 1 and ".partial-" in hidden[0]  # the cut-short frame, only as a hidden temp file
+        assert len(_visible_outputs_are_whole(clean, root / "plates")) == 3
+
+        child = ChildServer(spool, "--allow-root", str(root)).start()
+        with InpaintClient(child.address, retries=2, backoff=0.05) as client:
+            assert client.wait(job_id, timeout=180).state == pb.DONE
+        assert len(_visible_outputs_are_whole(clean, root / "plates")) == 8
+        assert [n for n in os.listdir(clean) if n.startswith(".")] == []  # the killed writer's temp file is gone
     finally:
         child.close()
 

@@ -29,7 +29,16 @@ from inpaint_core.synthetic import make_clip, write_exr_sequence
 from server.client import InpaintClient, InpaintServiceError, JobFailed
 from server.errors import ServerConfigError
 from server.security import is_loopback
-from server_support import FIRST_FRAME, HEIGHT, WIDTH, client_for, local_server, outside_matte_identical, tiny_frames
+from server_support import (
+    FIRST_FRAME,
+    HEIGHT,
+    WIDTH,
+    ChildServer,
+    client_for,
+    local_server,
+    outside_matte_identical,
+    tiny_frames,
+)
 
 Code = grpc.StatusCode
 FRAMES = [FIRST_FRAME, FIRST_FRAME + 1]
@@ -542,3 +551,71 @@ def test_a_client_that_hangs_up_mid_download_harms_nothing(server, client, stub)
     assert sorted(results) == sorted(frames)
     assert all(outside_matte_identical(frames[f], results[f]) for f in frames)
     assert client.server_info().api == "internal_inpaint.v1"
+
+
+# --------------------------------------------------------------------------
+# A full spool disk (a real one: a small tmpfs the server alone sees)
+# --------------------------------------------------------------------------
+
+
+def _filler_frames(count: int, seed: int) -> dict[int, np.ndarray]:
+    """1 MB float RGBA frames with an empty matte: no training, only files in the spool."""
+    rgb = np.random.default_rng(seed).random((count, 256, 256, 3), dtype=np.float32)
+    rgba = np.concatenate([rgb, np.zeros((count, 256, 256, 1), np.float32)], axis=-1)
+    return {FIRST_FRAME + i: rgba[i] for i in range(count)}
+
+
+def _create_upload_job(client: InpaintClient, frames: dict[int, np.ndarray]) -> str:
+    """An upload job created but not yet sent: the server checks free space when it creates a job."""
+    spec = pb.JobSpec(training=pb.TrainingSettings(preset="draft", iterations=4))
+    spec.upload.frames.extend(sorted(frames))
+    spec.upload.layout.CopyFrom(pb.FrameLayout(width=256, height=256, channels=list("RGBA"), pixel_type=pb.FLOAT))
+    return client.create_job(spec).id
+
+
+def test_a_full_spool_fails_jobs_clearly_harms_no_earlier_job_and_recovers(tmp_path):
+    # 20 MB: room for one finished job (its checkpoint is ~12 MB), not for another's checkpoint or many uploads.
+    child = ChildServer(str(tmp_path / "spool"), "--checkpoint-every", "1000", spool_bytes=20 * 1024**2).start()
+    try:
+        with InpaintClient(child.address, retries=1, backoff=0.05) as client:
+            earlier = tiny_frames()
+            earlier_id = client.submit_arrays(earlier, list("RGBA"), preset="draft", iterations=4)
+            assert client.wait(earlier_id, timeout=120).state == pb.DONE
+
+            full = []  # what met the full disk
+            try:
+                client.wait(client.submit_arrays(tiny_frames(seed=1), list("RGBA"), preset="draft", iterations=4),
+                            timeout=120)
+            except JobFailed as failed:  # its checkpoint does not fit
+                full.append(failed.message)
+            # Each of these fits the free space when created; together their frames do not.
+            fillers = [_filler_frames(3, seed) for seed in range(3)]
+            jobs = [_create_upload_job(client, frames) for frames in fillers]
+            for job_id, frames in zip(jobs, fillers):
+                try:
+                    client.upload_frames(job_id, frames)
+                except InpaintServiceError as refused:
+                    assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+                    full.append(refused.message)
+                    continue
+                try:
+                    client.wait(job_id, timeout=120)
+                except JobFailed as failed:
+                    full.append(failed.message)
+            assert len(full) >= 2, full  # the next job's checkpoint, and at least one upload
+            for message in full:
+                assert " is full" in message and "Internal error" not in message, message
+
+            # Nothing earlier was harmed, the records are readable, the server serves.
+            results = client.download(earlier_id)
+            assert all(outside_matte_identical(earlier[f], results[f]) for f in earlier)
+            assert client.get_job(earlier_id).state == pb.DONE
+            # Space freed, work goes on without a restart.
+            for job in client.list_jobs():
+                if job.state == pb.UPLOADING:  # the refused upload's job waits for frames that will not come
+                    client.cancel(job.id)
+                client.delete_job(job.id)
+            again = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=4)
+            assert client.wait(again, timeout=120).state == pb.DONE
+    finally:
+        child.close()
