@@ -175,7 +175,9 @@ def _train_and_score(
 # A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2,
 # "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1; "standard+decay0.3" lowers the learning
 # rate to zero over the last 30% of the run.
-_VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema", "decay": "lr_decay"}
+_VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema", "decay": "lr_decay",
+             "lr": "learning_rate", "bs": "batch_size", "crop": "crop_size", "w": "width"}
+_INTEGER_SETTINGS = ("batch_size", "crop_size", "width")
 
 
 def parse_variant(method: str) -> tuple[str, dict[str, float]]:
@@ -187,7 +189,8 @@ def parse_variant(method: str) -> tuple[str, dict[str, float]]:
         if key is None:
             raise SystemExit(f"Unknown variant {part!r} in {method!r}; known: {', '.join(_VARIANTS)} (e.g. draft+stab0.2).")
         value = float(part[len(key):] or 1)
-        overrides[_VARIANTS[key]] = bool(value) if key == "compile" else value
+        setting = _VARIANTS[key]
+        overrides[setting] = bool(value) if key == "compile" else int(value) if setting in _INTEGER_SETTINGS else value
     return name, overrides
 
 

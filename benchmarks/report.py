@@ -15,6 +15,7 @@ from inpaint_core.windowed import DEFAULT_WINDOW_SIZE
 from .clips import BenchClip
 from .features import FeatureResult
 from .highres import HighresResult
+from .load import LoadResult
 from .propagation import PropagationResult
 from .plot import PALETTE, Panel, Series, line_chart
 from .quality import BASELINES, ClipResult, MethodScore, Showcase
@@ -57,6 +58,7 @@ def write_report(results: RunResults, markdown_path: str, image_dir: str) -> Non
         _highres(results.highres),
         _propagation(results.propagation),
         _features(results.features),
+        _load(results.load),
         _protocol(),
     ]
     with open(markdown_path, "w") as handle:
@@ -388,6 +390,38 @@ def _propagation(p: PropagationResult | None) -> str:
         "of 0.66 (below the copy), 600 gave 0.83; width 16 at 600 iterations 0.91 at 2.6x the time.", "",
         _table(["Annotated frame", "Method", "Mean IoU", "Min IoU", "IoU at the far end", "Seconds", "Iterations"],
                rows),
+    ])
+
+
+def _load(load: LoadResult | None) -> str:
+    """Many clients at once: did every job finish, how late were the watchers, did the server's memory grow."""
+    if load is None:
+        return ""
+
+    def spread(values: list[float]) -> str:
+        return " / ".join(f"{v:.0f}" for v in values) if values else "-"
+
+    rows = [
+        ("jobs DONE", f"{load.jobs_done} of {load.jobs_total}"),
+        ("errors", "; ".join(load.errors[:5]) or "none"),
+        ("wall time per round (s)", " / ".join(f"{w:.1f}" for w in load.wall_s)),
+        ("jobs per minute", f"{60 * load.jobs_total / max(sum(load.wall_s), 1e-9):.1f}"),
+        ("watch latency, ms (p50 / p95 / max)", f"{spread(load.watch_ms)} over {load.events} events"),
+        ("GetJob under load, ms (p50 / p95 / max)", f"{spread(load.get_job_ms)} over {load.get_job_calls} calls"),
+        ("submit (create + upload), ms (p50 / p95 / max)", spread(load.submit_ms)),
+        ("server RSS idle / after each round / peak, MB",
+         f"{load.rss_idle_mb:.0f} / {' / '.join(f'{r:.0f}' for r in load.rss_after_round_mb)} / {load.rss_peak_mb:.0f}"),
+    ]
+    return "\n".join([
+        "## Load: many clients on loopback", "",
+        f"{load.clients} clients (threads, one `InpaintClient` each) submit one small job each at once and watch it "
+        f"to its end, {load.rounds} rounds; jobs: {load.frame_size}, draft preset, {load.iterations} iterations; the "
+        "server (`serve` in a child process, CPU, fresh spool) runs one job at a time, so most watchers wait in the "
+        "queue. A prober asks GetJob every 0.2 s throughout. Watch latency: time from the server stamping an event "
+        "to a watcher receiving it, for events stamped after the watch began; the server lets at most 48 watches "
+        "(three quarters of its 64 RPC threads) hold a thread, the other clients watch by polling "
+        "(`benchmarks/load.py`; `tests/test_server_load.py` runs a smaller round in CI).",
+        "", _table(["Measure", "Value"], rows),
     ])
 
 

@@ -17,6 +17,7 @@ import torch
 from .features import FeatureResult
 from .highres import HighresResult
 from .propagation import PropagationResult
+from .load import LoadResult
 from .quality import ClipResult, MethodScore
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
 from .transfer import TransferSpeed
@@ -36,6 +37,7 @@ class RunResults:
     highres: HighresResult | None = None
     propagation: PropagationResult | None = None
     features: FeatureResult | None = None
+    load: LoadResult | None = None
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -91,8 +93,9 @@ def load(path: str) -> RunResults:
     highres = HighresResult.from_dict(raw["highres"]) if raw.get("highres") else None
     propagation = PropagationResult.from_dict(raw["propagation"]) if raw.get("propagation") else None
     features = FeatureResult.from_dict(raw["features"]) if raw.get("features") else None
+    load = LoadResult.from_dict(raw["load"]) if raw.get("load") else None
     return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer,
-                      window_memory, highres, propagation, features)
+                      window_memory, highres, propagation, features, load)
 
 
 def _cpu_model() -> str:

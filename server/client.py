@@ -388,53 +388,59 @@ class InpaintClient:
 
     def watch(self, job_id: str, *, after_sequence: int = 0,
               previews: bool = False) -> Iterator[inpaint_pb2.JobEvent]:
-        """The job's events until it ends; reconnects after UNAVAILABLE without repeating events."""
+        """The job's events until it ends; reconnects after UNAVAILABLE without repeating events.
+
+        A busy server may end a watch early (it keeps threads free for other calls, and does so while stopping):
+        the job is then watched again after a pause, so the events still run to the job's end.
+        """
         return self._watch(job_id, after_sequence, previews, None)
 
     def _watch(self, job_id: str, last: int, previews: bool,
                deadline: Optional[float]) -> Iterator[inpaint_pb2.JobEvent]:
-        failures = 0
+        failures = quiet = 0
+        ended = False  # an event has said the job is over
         while True:
             request = inpaint_pb2.WatchJobRequest(job_id=job_id, after_sequence=last, previews=previews)
             stream = self._stub.WatchJob(request, timeout=_remaining(deadline), metadata=self._metadata)
+            news = False
             try:
                 for event in stream:
                     failures = 0
                     if event.WhichOneof("detail") != "preview":
                         if event.sequence <= last:
                             continue
-                        last = event.sequence
+                        last, news, ended = event.sequence, True, is_finished(event.state)
                     yield event
-                return
+                if ended or is_finished(self.get_job(job_id).state):
+                    return
             except grpc.RpcError as err:
                 if _code(err) != grpc.StatusCode.UNAVAILABLE or failures >= self.retries:
                     raise _translate(err, self.address) from None
+                failures += 1
+                delay = _delay(failures - 1, self.backoff)
+            else:
+                # The stream ended before the job did: a busy or stopping server. Ask again, soon after news.
+                quiet = 0 if news else quiet + 1
+                delay = _delay(min(quiet, 3), self.backoff)
             finally:
                 stream.cancel()
-            self._sleep(_delay(failures, self.backoff))
-            failures += 1
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise InpaintServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, f"Job {job_id}: watch deadline passed.")
+            self._sleep(delay)
 
     def wait(self, job_id: str, on_event: Optional[Callable[[inpaint_pb2.JobEvent], None]] = None, *,
              previews: bool = False, timeout: Optional[float] = None) -> inpaint_pb2.Job:
         """Block until the job ends; returns it when DONE, raises JobFailed/JobCancelled otherwise."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        last, quiet = 0, 0
-        while True:
-            try:
-                for event in self._watch(job_id, last, previews, deadline):
-                    last = max(last, event.sequence)
-                    if on_event is not None:
-                        on_event(event)
-            except InpaintServiceError as exc:
-                if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
-                    raise InpaintServiceError(exc.code, f"Job {job_id} did not finish within {timeout:g} s.") from None
-                raise
-            job = self.get_job(job_id)
-            if is_finished(job.state):
-                break
-            # The stream ended but the job did not (a server shutting down): watch again.
-            self._sleep(_delay(min(quiet, 4), self.backoff))
-            quiet += 1
+        try:
+            for event in self._watch(job_id, 0, previews, deadline):
+                if on_event is not None:
+                    on_event(event)
+        except InpaintServiceError as exc:
+            if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
+                raise InpaintServiceError(exc.code, f"Job {job_id} did not finish within {timeout:g} s.") from None
+            raise
+        job = self.get_job(job_id)
         if job.state == inpaint_pb2.FAILED:
             raise JobFailed(job)
         if job.state == inpaint_pb2.CANCELLED:

@@ -178,8 +178,10 @@ class JobManager:
     def waiting_count(self) -> int:
         return len(self.spool.list((pb.UPLOADING, pb.QUEUED)))
 
-    def events(self, job_id: str, after: int, previews: bool, is_active: Callable[[], bool]) -> Iterator[pb.JobEvent]:
-        """The job's events after ``after``, then live ones, until it ends or the watcher leaves."""
+    def events(self, job_id: str, after: int, previews: bool, is_active: Callable[[], bool],
+               follow: bool = True) -> Iterator[pb.JobEvent]:
+        """The job's events after ``after``, then live ones, until it ends or the watcher leaves
+        (without ``follow``: only those there are now)."""
         self.get(job_id)
         last_preview = None
         while is_active():
@@ -191,6 +193,8 @@ class JobManager:
                 if not batch and preview is None:
                     record = self.spool.get(job_id)
                     if record is None or (record.state in FINISHED_STATES and after >= record.last_sequence):
+                        return
+                    if not follow:
                         return
                     self._changed.wait(timeout=1.0)
                     continue

@@ -53,7 +53,7 @@ class RunningServer:
 
 
 def start_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 50051, token: str | None = None,
-                 credentials: grpc.ServerCredentials | None = None, workers: int = 32) -> RunningServer:
+                 credentials: grpc.ServerCredentials | None = None, workers: int = 64) -> RunningServer:
     """Start serving on host:port (0: any free port); raises ServerConfigError/SpoolLocked on bad settings."""
     security.check_exposure(host, token)
     try:
@@ -69,7 +69,8 @@ def start_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 
         options=[("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)],
         maximum_concurrent_rpcs=workers * 4,
     )
-    pb_grpc.add_InpaintServicer_to_server(InpaintService(manager), server)
+    # Watchers may take all but a quarter of the threads: the rest stay free for short calls and uploads.
+    pb_grpc.add_InpaintServicer_to_server(InpaintService(manager, max_watchers=workers - workers // 4), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -109,8 +110,18 @@ def add_parser(commands: argparse._SubParsersAction, exit_codes: str) -> None:
     parser.add_argument("--max-finished-jobs", type=int, default=200,
                         help="keep at most this many finished jobs, deleting the oldest (default 200)")
     parser.add_argument("--max-waiting-jobs", type=int, default=64, help="refuse new jobs beyond this many waiting")
+    parser.add_argument("--rpc-threads", type=_at_least_8, default=64, metavar="N",
+                        help="threads serving calls (default 64); each client watching a job holds one, and "
+                             "watchers may take three quarters of them (more watch by polling, a little later)")
     parser.add_argument("--port-file", help="write the bound port to this file once listening (for scripts)")
     parser.set_defaults(handler=run)
+
+
+def _at_least_8(text: str) -> int:
+    value = int(text)
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"must be at least 8 (got {value})")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         token = security.read_token(args.token_file)
         credentials = security.server_credentials(args.tls_cert, args.tls_key)
-        running = start_server(settings, args.host, args.port, token, credentials)
+        running = start_server(settings, args.host, args.port, token, credentials, workers=args.rpc_threads)
     except (ServerConfigError, SpoolLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import os
+import threading
 
 import grpc
 from internal_inpaint.v1 import inpaint_pb2 as pb
@@ -70,8 +71,12 @@ def _answers_errors_streaming(handler):
 
 
 class InpaintService(pb_grpc.InpaintServicer):
-    def __init__(self, manager: JobManager):
+    def __init__(self, manager: JobManager, max_watchers: int = 16):
         self.manager = manager
+        # A watch holds one of the server's RPC threads until its job ends; beyond this many at once a watch
+        # answers with the events so far and ends (the client library watches again after a pause), so that
+        # uploads, GetJob and cancels always find a free thread however many clients watch.
+        self._watch_slots = threading.BoundedSemaphore(max_watchers)
 
     @_answers_errors
     def GetServerInfo(self, request, context):
@@ -109,7 +114,15 @@ class InpaintService(pb_grpc.InpaintServicer):
 
     @_answers_errors_streaming
     def WatchJob(self, request, context):
-        yield from self.manager.events(request.job_id, request.after_sequence, request.previews, context.is_active)
+        if not self._watch_slots.acquire(blocking=False):
+            yield from self.manager.events(request.job_id, request.after_sequence, request.previews,
+                                           context.is_active, follow=False)
+            return
+        try:
+            yield from self.manager.events(request.job_id, request.after_sequence, request.previews,
+                                           context.is_active)
+        finally:
+            self._watch_slots.release()
 
     @_answers_errors_streaming
     def DownloadResult(self, request, context):

@@ -38,8 +38,10 @@ def outside_matte_identical(original: np.ndarray, result: np.ndarray) -> bool:
 def local_server(spool: str, **settings: object) -> RunningServer:
     host = settings.pop("host", "127.0.0.1")
     token = settings.pop("token", None)
+    workers = settings.pop("workers", 64)
     settings.setdefault("checkpoint_every", 5)
-    return start_server(ServerSettings(spool=spool, device="cpu", **settings), host=host, port=0, token=token)
+    return start_server(ServerSettings(spool=spool, device="cpu", **settings), host=host, port=0, token=token,
+                        workers=workers)
 
 
 def client_for(server: RunningServer, **options: object) -> InpaintClient:

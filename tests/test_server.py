@@ -108,6 +108,39 @@ def test_a_watcher_that_hangs_up_does_not_hurt_the_job(client):
     assert client.wait(job_id, timeout=120).state == pb.DONE
 
 
+def test_more_watchers_than_threads_still_leave_room_for_calls_and_see_every_event(tmp_path):
+    running = local_server(str(tmp_path / "spool"), workers=8)  # at most 6 watchers hold a thread
+    try:
+        with client_for(running, timeout=10.0) as client:
+            long_job = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=100_000)
+            queued = [client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=2)
+                      for _ in range(9)]
+            seen: dict[str, list[pb.JobEvent]] = {}
+            outcomes: dict[str, str] = {}
+
+            def watch(job_id: str) -> None:
+                seen[job_id] = []
+                try:
+                    outcomes[job_id] = pb.JobState.Name(client.wait(job_id, seen[job_id].append, timeout=120).state)
+                except JobCancelled:
+                    outcomes[job_id] = "CANCELLED"
+
+            watchers = [threading.Thread(target=watch, args=(j,)) for j in [long_job, *queued]]
+            for thread in watchers:
+                thread.start()
+            time.sleep(1.0)  # ten watchers on eight threads
+            assert client.get_job(long_job).state == pb.TRAINING  # answered: a thread was free (10 s timeout)
+            assert client.cancel(long_job).state == pb.CANCELLED
+            for thread in watchers:
+                thread.join(120)
+        assert outcomes == {long_job: "CANCELLED", **{j: "DONE" for j in queued}}
+        for job_id, events in seen.items():  # watching by polling loses and repeats nothing
+            assert [e.sequence for e in events] == list(range(1, len(events) + 1)), job_id
+            assert events[-1].WhichOneof("detail") == "finished"
+    finally:
+        running.stop(grace=0)
+
+
 def test_list_get_and_delete(client, server):
     job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=2, name="shot010")
     client.wait(job_id, timeout=120)
