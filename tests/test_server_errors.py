@@ -19,12 +19,13 @@ from types import SimpleNamespace
 
 import grpc
 import numpy as np
+import OpenImageIO as oiio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
-from inpaint_core.image_io import MAX_SIDE
+from inpaint_core.image_io import MAX_SIDE, write_frame
 from inpaint_core.synthetic import make_clip, write_exr_sequence
 from server.client import InpaintClient, InpaintServiceError, JobFailed
 from server.errors import ServerConfigError
@@ -466,6 +467,57 @@ def test_a_frame_range_of_billions_is_refused_without_building_it(path_client, s
     refused(lambda: path_client.submit_paths(shared.plate, shared.output, frames="1-2000000000", **FAST),
             Code.INVALID_ARGUMENT, "more than")
     assert path_client.list_jobs() == []
+
+
+def _declare_huge_size(path) -> None:
+    """Rewrite the header's data window to 100000 x 100000 pixels: a decompression bomb's header."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"dataWindow\0box2i\0") + len(b"dataWindow\0box2i\0") + 4  # past the attribute's size
+    data[at + 8:at + 16] = np.array([99_999, 99_999], "<i4").tobytes()  # xMax, yMax
+    path.write_bytes(bytes(data))
+
+
+def _replace_with(width: int, height: int, channels: int):
+    def replace_frame(path) -> None:
+        clip = make_clip(frames=1, width=width, height=height)
+        pixels = np.concatenate([clip.plate[0], clip.mask[0][..., None]], axis=-1)[..., :channels]
+        path.unlink()
+        write_frame(str(path), pixels.astype(np.float16), oiio.ImageSpec(width, height, channels, "half"))
+    return replace_frame
+
+
+# damage(path of frame 1002) -> the frame is unusable; the word the refusal must contain
+DAMAGED_FRAMES = [
+    ("wrong magic", lambda p: p.write_bytes(b"this is not an EXR file\n" * 40), "plate.1002.exr"),
+    ("truncated", lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "plate.1002.exr"),
+    ("zero bytes", lambda p: p.write_bytes(b""), "plate.1002.exr"),
+    ("huge declared size", _declare_huge_size, "100000x100000"),
+    ("another size", _replace_with(64, 48, 4), "64x48"),
+    ("other channels", _replace_with(48, 32, 3), "channel"),
+    ("missing", lambda p: p.unlink(), "1002"),
+]
+
+
+@pytest.mark.parametrize("damage, word", params(DAMAGED_FRAMES))
+def test_a_damaged_frame_in_path_mode_is_named_and_harms_nothing(path_client, shared, damage, word):
+    folder = shared.root / "damaged"
+    folder.mkdir()
+    write_exr_sequence(make_clip(frames=4, width=48, height=32), str(folder / PLATE))
+    damage(folder / "plate.1002.exr")
+    output = shared.root / "damaged_clean" / "clean.####.exr"
+    try:  # refused at submit (headers are read then), or failed when the job reads the pixels
+        job = path_client.submit_paths(str(folder / PLATE), str(output), frames="1001-1004", **FAST)
+        with pytest.raises(JobFailed) as failed:
+            path_client.wait(job, timeout=120)
+        message = failed.value.message
+    except JobFailed:
+        raise
+    except InpaintServiceError as refusal:
+        assert refusal.code == Code.INVALID_ARGUMENT, refusal
+        message = refusal.message
+    assert word in message and "Internal error" not in message, message
+    assert not output.parent.exists() or os.listdir(output.parent) == []  # no output, not even a temp file
+    assert path_client.server_info().path_mode  # still serving
 
 
 def test_a_path_job_takes_no_uploads(path_server, path_client, shared):
