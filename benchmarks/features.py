@@ -142,6 +142,6 @@ def _step_ms(channels: int, repeats: int = 5) -> float:
     for _ in range(repeats):
         output = target.clone().requires_grad_(True)
         start = time.perf_counter()
-        loss(output, target, hole, known).backward()
+        loss(output, target, hole, torch.roll(target, 8, dims=-1), known).backward()
         best = min(best, time.perf_counter() - start)
     return 1000 * best

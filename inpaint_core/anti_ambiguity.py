@@ -86,35 +86,35 @@ def contextual_loss(features: torch.Tensor, reference: torch.Tensor) -> torch.Te
 
 
 class AntiAmbiguityLoss(nn.Module):
-    """Contextual loss between each sample's fill and the known content of the next sample of the batch.
+    """Contextual loss between each sample's fill and the known content of the same place in a nearby frame.
 
-    The samples of a batch come from random frames, so "the next sample" is
-    another frame (or another place) of the same shot, as in the paper.
-    Only feature positions inside the hidden area count on the fill's side,
-    and only positions fully known on the reference side.
+    In a shot the camera or the object moves little from frame to frame, so the
+    same crop a few frames away holds the textures the hole should have, in
+    other places (as the paper's "another frame"). Only feature positions inside
+    the hidden area count on the fill's side, and only positions fully known on
+    the reference side. A first version compared with the next crop of the batch
+    (a random place): unrelated content, which pulled fills towards the wrong
+    textures (docs/benchmarks.md).
     """
 
     def __init__(self, channels: int):
         super().__init__()
         self.bank = RandomFeatureBank(channels)
 
-    def forward(self, output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        count = output.shape[0]
-        if count < 2:
-            return output.new_zeros(())
+    def forward(self, output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
+                reference: torch.Tensor, reference_known: torch.Tensor) -> torch.Tensor:
         composite = output * hole + target * (1 - hole)
         fill_features = self.bank(composite)
         with torch.no_grad():
-            reference_features = self.bank(target)
+            reference_features = self.bank(reference)
         size = fill_features.shape[-2:]
         # A feature position is "in the hole" if any of its pixels was hidden, "known" if all of them are.
         in_hole = F.adaptive_max_pool2d(hole, size) > 0.5
-        fully_known = -F.adaptive_max_pool2d(-known, size) > 0.5
+        fully_known = -F.adaptive_max_pool2d(-reference_known, size) > 0.5
         losses = []
-        for b in range(count):
-            other = (b + 1) % count
+        for b in range(output.shape[0]):
             x = _positions(fill_features[b], in_hole[b, 0])
-            y = _positions(reference_features[other], fully_known[other, 0])
+            y = _positions(reference_features[b], fully_known[b, 0])
             if len(x) and len(y) > 1:
                 losses.append(contextual_loss(x, y))
         if not losses:

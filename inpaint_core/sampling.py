@@ -19,19 +19,33 @@ from .dataset import TrainingData
 _ANCHORS_PER_FRAME = 4096
 
 
+# The anti-ambiguity term's reference crop comes from a frame at most this far from the sample's.
+REFERENCE_REACH = 3
+
+
 @dataclass
 class Batch:
     masked: np.ndarray  # (B, C, h, w) float32, holes zeroed
     hole: np.ndarray  # (B, 1, h, w) float32, 1 = hidden from the network
     target: np.ndarray  # (B, C, h, w) float32, the frame
     known: np.ndarray  # (B, 1, h, w) float32, 1 = pixel counts in the loss
+    # Only when asked for (the anti-ambiguity term): the same place in a nearby frame, and its known pixels.
+    reference: np.ndarray | None = None  # (B, C, h, w) float32
+    reference_known: np.ndarray | None = None  # (B, 1, h, w) float32
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays there are, in field order."""
+        parts = (self.masked, self.hole, self.target, self.known, self.reference, self.reference_known)
+        return tuple(a for a in parts if a is not None)
 
 
 class PatchSampler:
     """Draws batches of crops; all randomness comes from the given generator."""
 
-    def __init__(self, data: TrainingData, crop_size: int, batch_size: int, rng: np.random.Generator):
+    def __init__(self, data: TrainingData, crop_size: int, batch_size: int, rng: np.random.Generator,
+                 with_reference: bool = False):
         self.data = data
+        self.with_reference = with_reference
         self.batch_size = batch_size
         _, height, width, _ = data.images.shape
         self.crop_h, self.crop_w = min(crop_size, height), min(crop_size, width)
@@ -54,7 +68,29 @@ class PatchSampler:
         hole = own | self._borrowed_hole(t, rows, cols)
         target = data.images[t, y : y + self.crop_h, x : x + self.crop_w].astype(np.float32).transpose(2, 0, 1)
         masked = target * ~hole
-        return masked, hole[None].astype(np.float32), target, (~own)[None].astype(np.float32)
+        sample = (masked, hole[None].astype(np.float32), target, (~own)[None].astype(np.float32))
+        if self.with_reference:
+            sample += self._reference(t, y, x)
+        return sample
+
+    def _reference(self, t: int, y: int, x: int) -> tuple[np.ndarray, np.ndarray]:
+        """The crop at the same place in a frame 1 to REFERENCE_REACH away, and its known pixels.
+
+        The offset is derived from the crop's place rather than drawn: the batch stream then stays the same
+        with the term on or off (a fair comparison, and checkpoints hold one generator's state).
+        """
+        count = len(self.data.frames)
+        if count < 2:
+            other = t
+        else:
+            step = 1 + (31 * y + 17 * x) % min(REFERENCE_REACH, count - 1)
+            other = t + step if (y + x) % 2 == 0 else t - step
+            if not 0 <= other < count:
+                other = t - step if other >= count else t + step
+            other = min(max(other, 0), count - 1)
+        window = (slice(y, y + self.crop_h), slice(x, x + self.crop_w))
+        reference = self.data.images[other][window].astype(np.float32).transpose(2, 0, 1)
+        return reference, (~self.data.holes[other][window])[None].astype(np.float32)
 
     def _borrowed_hole(self, t: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Another frame's hole, circularly shifted so that it lands in this crop."""

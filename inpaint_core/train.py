@@ -131,7 +131,8 @@ class Trainer:
         self.scaler = gradient_scaler(device, self.autocast_dtype)
         self.rng = np.random.default_rng(settings.seed)  # the batches' (drawn on the prefetch thread only)
         self.warp_rng = np.random.default_rng([settings.seed, 1])  # the stabilisation warps' (the training thread's)
-        self.sampler = PatchSampler(data, settings.crop_size, settings.batch_size, self.rng)
+        self.sampler = PatchSampler(data, settings.crop_size, settings.batch_size, self.rng,
+                                    with_reference=settings.anti_ambiguity > 0)
         self.prefetcher: BatchPrefetcher | None = None
         self.iteration = 0
         self.trained_seconds = 0.0  # over all runs of this training, resumed ones included
@@ -203,9 +204,9 @@ class Trainer:
         if self.prefetcher is None:
             pin = self.device.type == "cuda"
             self.prefetcher = BatchPrefetcher(self.sampler, lambda batch: batch_tensors(batch, pin))
-        masked, hole, target, known = (t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                                       for t in self.prefetcher.next())
-        loss = self._forward(masked, hole, target, known)
+        tensors = [t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                   for t in self.prefetcher.next()]
+        loss = self._forward(*tensors)
         self.optimizer.zero_grad(set_to_none=True)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
@@ -222,10 +223,10 @@ class Trainer:
         self.trained_seconds += time.monotonic() - step_start
         return value
 
-    def _forward(self, masked: torch.Tensor, hole: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    def _forward(self, *batch: torch.Tensor) -> torch.Tensor:
         try:
             with autocast(self.device, self.autocast_dtype):
-                return self._loss(masked, hole, target, known)
+                return self._loss(*batch)
         except Exception as exc:  # noqa: BLE001 - torch.compile fails in many ways (no C++ compiler, unsupported op)
             if self.network is self.model:
                 raise
@@ -233,9 +234,11 @@ class Trainer:
             self.compile_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.network = self.model
             with autocast(self.device, self.autocast_dtype):
-                return self._loss(masked, hole, target, known)
+                return self._loss(*batch)
 
-    def _loss(self, masked: torch.Tensor, hole: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    def _loss(self, masked: torch.Tensor, hole: torch.Tensor, target: torch.Tensor, known: torch.Tensor,
+              *reference: torch.Tensor) -> torch.Tensor:
+        """The batch's loss; ``reference`` (the anti-ambiguity term's crops and their known pixels) when it is on."""
         coarse, final = self.network(masked, hole)
         loss = masked_l1(coarse.float(), target, known)
         if self.model.refine is not None:
@@ -244,7 +247,7 @@ class Trainer:
             loss = loss + self.settings.stabilisation * stabilisation_loss(
                 self.network, masked, hole, target, known, final, self.warp_rng)
         if self.anti_ambiguity is not None:
-            loss = loss + self.settings.anti_ambiguity * self.anti_ambiguity(final.float(), target, hole, known)
+            loss = loss + self.settings.anti_ambiguity * self.anti_ambiguity(final.float(), target, hole, *reference)
         return loss
 
     @property
@@ -358,8 +361,9 @@ def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def batch_tensors(batch: Batch, pin: bool) -> tuple[torch.Tensor, ...]:
-    """A batch's arrays as CPU tensors (masked, hole, target, known); pinned for an asynchronous copy to a GPU."""
-    tensors = tuple(torch.from_numpy(a) for a in (batch.masked, batch.hole, batch.target, batch.known))
+    """A batch's arrays as CPU tensors (masked, hole, target, known[, reference, reference_known]); pinned for an
+    asynchronous copy to a GPU."""
+    tensors = tuple(torch.from_numpy(a) for a in batch.arrays())
     return tuple(t.pin_memory() for t in tensors) if pin else tensors
 
 

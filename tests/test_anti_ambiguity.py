@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from inpaint_core.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
-from inpaint_core.dataset import load_training_data
+from inpaint_core.colour import LogEncoding
+from inpaint_core.dataset import TrainingData, load_training_data
 from inpaint_core.errors import InputError
 from inpaint_core.presets import preset_settings
+from inpaint_core.sampling import REFERENCE_REACH, PatchSampler
 from inpaint_core.shot import Shot, ShotSpec
 from inpaint_core.synthetic import make_clip, write_exr_sequence
 from inpaint_core.train import Trainer, TrainSettings
@@ -57,10 +59,9 @@ def test_the_loss_only_looks_at_the_fill_inside_the_hole():
     target = torch.rand(2, 3, 48, 48) * 2 - 1
     hole = torch.zeros(2, 1, 48, 48)
     hole[:, :, 16:32, 16:32] = 1
-    known = torch.ones(2, 1, 48, 48)
     loss = AntiAmbiguityLoss(3)
     output = torch.zeros_like(target, requires_grad=True)
-    value = loss(output, target, hole, known)
+    value = loss(output, target, hole, torch.roll(target, 5, dims=-1), torch.ones(2, 1, 48, 48))
     value.backward()
     assert math.isfinite(value.item()) and value.item() > 0
     grad = output.grad.abs().sum(dim=1)
@@ -68,12 +69,44 @@ def test_the_loss_only_looks_at_the_fill_inside_the_hole():
     assert float(grad[:, :16].sum()) == 0 and float(grad[:, 32:].sum()) == 0  # outside the hole: the plate, no gradient
 
 
-def test_a_batch_of_one_or_without_holes_adds_nothing():
+def test_a_fill_with_the_references_texture_costs_less_than_a_flat_one():
+    torch.manual_seed(1)
+    texture = torch.rand(1, 3, 48, 48) * 2 - 1
+    hole = torch.zeros(1, 1, 48, 48)
+    hole[:, :, 12:36, 12:36] = 1
+    reference, everywhere = torch.roll(texture, 7, dims=-2), torch.ones(1, 1, 48, 48)
     loss = AntiAmbiguityLoss(3)
-    target = torch.rand(1, 3, 32, 32)
-    assert float(loss(target, target, torch.ones(1, 1, 32, 32), torch.ones(1, 1, 32, 32))) == 0
+    textured = loss(texture, texture, hole, reference, everywhere)
+    flat = loss(torch.full_like(texture, float(texture.mean())), texture, hole, reference, everywhere)
+    assert float(textured) < float(flat)
+
+
+def test_no_holes_or_no_known_reference_adds_nothing():
+    loss = AntiAmbiguityLoss(3)
     target = torch.rand(2, 3, 32, 32)
-    assert float(loss(target, target, torch.zeros(2, 1, 32, 32), torch.ones(2, 1, 32, 32))) == 0
+    ones, zeros = torch.ones(2, 1, 32, 32), torch.zeros(2, 1, 32, 32)
+    assert float(loss(target, target, zeros, target, ones)) == 0  # nothing hidden
+    assert float(loss(target, target, ones, target, zeros)) == 0  # nothing known in the reference
+
+
+def test_the_reference_is_the_same_place_in_a_nearby_frame():
+    data = _reference_data()
+    plain = PatchSampler(data, 16, 6, np.random.default_rng(3)).sample()
+    paired = PatchSampler(data, 16, 6, np.random.default_rng(3), with_reference=True).sample()
+    assert plain.reference is None and len(plain.arrays()) == 4
+    np.testing.assert_array_equal(plain.target, paired.target)  # the same batches with the term on or off
+    # Each frame is filled with its index: the reference's value tells which frame it came from.
+    for target, reference, known in zip(paired.target, paired.reference, paired.reference_known):
+        frame, other = int(target[0].max()), int(reference[0].max())
+        assert 1 <= abs(other - frame) <= REFERENCE_REACH
+        assert known.shape == (1, 16, 16) and known.all()  # this shot has no holes: all of it is known
+
+
+def _reference_data() -> TrainingData:
+    frames = 8
+    images = np.stack([np.full((40, 40, 3), t, np.float16) for t in range(frames)])
+    holes = np.zeros((frames, 40, 40), bool)
+    return TrainingData(list(range(frames)), images, holes, LogEncoding())
 
 
 def test_training_with_the_regulariser(tmp_path):
