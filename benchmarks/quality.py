@@ -176,7 +176,7 @@ def _train_and_score(
 # "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1; "standard+decay0.3" lowers the learning
 # rate to zero over the last 30% of the run.
 _VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema", "decay": "lr_decay",
-             "lr": "learning_rate", "bs": "batch_size", "crop": "crop_size", "w": "width"}
+             "lr": "learning_rate", "bs": "batch_size", "crop": "crop_size", "w": "width", "focus": "hole_focus"}
 _INTEGER_SETTINGS = ("batch_size", "crop_size", "width")
 
 

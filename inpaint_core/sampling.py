@@ -17,6 +17,7 @@ from .dataset import TrainingData
 
 # Per frame, this many hole pixels are kept as anchors for placing a borrowed hole.
 _ANCHORS_PER_FRAME = 4096
+_HOLE_AREA_SEED = 1_000_003  # not a frame index: the hole area's sample differs from every frame's anchors
 
 
 # The anti-ambiguity term's reference crop comes from a frame at most this far from the sample's.
@@ -43,15 +44,17 @@ class PatchSampler:
     """Draws batches of crops; all randomness comes from the given generator."""
 
     def __init__(self, data: TrainingData, crop_size: int, batch_size: int, rng: np.random.Generator,
-                 with_reference: bool = False):
+                 with_reference: bool = False, hole_focus: float = 0.0):
         self.data = data
         self.with_reference = with_reference
+        self.hole_focus = hole_focus  # the share of crops placed over the area the shot's holes cover
         self.batch_size = batch_size
         _, height, width, _ = data.images.shape
         self.crop_h, self.crop_w = min(crop_size, height), min(crop_size, width)
         self.rng = rng
         self.donors = [t for t in range(len(data.frames)) if data.holes[t].any()]
         self.anchors = [self._anchors(t) for t in self.donors]
+        self.hole_area = _spread_sample(np.argwhere(data.holes.any(axis=0)), seed=_HOLE_AREA_SEED) if hole_focus > 0 else None
 
     def sample(self) -> Batch:
         samples = [self._sample_one() for _ in range(self.batch_size)]
@@ -60,9 +63,7 @@ class PatchSampler:
     def _sample_one(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         data, rng = self.data, self.rng
         t = int(rng.integers(len(data.frames)))
-        _, height, width, _ = data.images.shape
-        y = int(rng.integers(height - self.crop_h + 1))
-        x = int(rng.integers(width - self.crop_w + 1))
+        y, x = self._place(rng)
         rows, cols = np.arange(y, y + self.crop_h), np.arange(x, x + self.crop_w)
         own = data.holes[t, y : y + self.crop_h, x : x + self.crop_w]
         hole = own | self._borrowed_hole(t, rows, cols)
@@ -72,6 +73,18 @@ class PatchSampler:
         if self.with_reference:
             sample += self._reference(t, y, x)
         return sample
+
+    def _place(self, rng: np.random.Generator) -> tuple[int, int]:
+        """A crop's top-left corner: uniform over the frame, or (a hole_focus share of crops) anywhere such that
+        the crop covers a random pixel of the area the holes pass through: in another frame that area is
+        plate to learn from, and the content the fills need is most likely near it."""
+        _, height, width, _ = self.data.images.shape
+        if self.hole_area is not None and len(self.hole_area) and rng.random() < self.hole_focus:
+            cy, cx = self.hole_area[int(rng.integers(len(self.hole_area)))]
+            y = int(rng.integers(max(0, cy - self.crop_h + 1), min(cy, height - self.crop_h) + 1))
+            x = int(rng.integers(max(0, cx - self.crop_w + 1), min(cx, width - self.crop_w) + 1))
+            return y, x
+        return int(rng.integers(height - self.crop_h + 1)), int(rng.integers(width - self.crop_w + 1))
 
     def _reference(self, t: int, y: int, x: int) -> tuple[np.ndarray, np.ndarray]:
         """The crop at the same place in a frame 1 to REFERENCE_REACH away, and its known pixels.
@@ -110,8 +123,12 @@ class PatchSampler:
         return self.data.holes[donor][np.ix_((rows - dy) % height, (cols - dx) % width)]
 
     def _anchors(self, t: int) -> np.ndarray:
-        coords = np.argwhere(self.data.holes[t])
-        if len(coords) > _ANCHORS_PER_FRAME:
-            # A generator of its own: the batch stream's state stays a function of the seed alone.
-            coords = coords[np.random.default_rng(t).choice(len(coords), _ANCHORS_PER_FRAME, replace=False)]
-        return coords
+        return _spread_sample(np.argwhere(self.data.holes[t]), seed=t)
+
+
+def _spread_sample(coords: np.ndarray, seed: int) -> np.ndarray:
+    """At most _ANCHORS_PER_FRAME of the coordinates, chosen at random."""
+    if len(coords) > _ANCHORS_PER_FRAME:
+        # A generator of its own: the batch stream's state stays a function of the seed alone.
+        coords = coords[np.random.default_rng(seed).choice(len(coords), _ANCHORS_PER_FRAME, replace=False)]
+    return coords

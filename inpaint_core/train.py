@@ -66,6 +66,9 @@ class TrainSettings:
     # learning rate falls linearly to zero; 0 = a constant rate. A run that knows when it ends can settle into
     # a minimum instead of stopping mid-jitter; its effect is measured in docs/benchmarks.md.
     lr_decay: float = 0.0
+    # The share of training crops placed over the area the holes pass through (0 = uniform over the frame);
+    # its effect is measured in docs/benchmarks.md.
+    hole_focus: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low in (("iterations", 1), ("width", 2), ("batch_size", 1), ("crop_size", 8), ("checkpoint_every", 0)):
@@ -80,8 +83,9 @@ class TrainSettings:
         for name in ("stabilisation", "anti_ambiguity"):
             if not 0.0 <= getattr(self, name) <= 10.0:
                 raise InputError(f"Training setting {name} must be between 0 and 10 (got {getattr(self, name)}).")
-        if not 0.0 <= self.lr_decay <= 1.0:
-            raise InputError(f"Training setting lr_decay must be between 0 and 1 (got {self.lr_decay}).")
+        for name in ("lr_decay", "hole_focus"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"Training setting {name} must be between 0 and 1 (got {getattr(self, name)}).")
         if not self.learning_rate > 0:
             raise InputError(f"Training setting learning_rate must be positive (got {self.learning_rate}).")
 
@@ -132,7 +136,7 @@ class Trainer:
         self.rng = np.random.default_rng(settings.seed)  # the batches' (drawn on the prefetch thread only)
         self.warp_rng = np.random.default_rng([settings.seed, 1])  # the stabilisation warps' (the training thread's)
         self.sampler = PatchSampler(data, settings.crop_size, settings.batch_size, self.rng,
-                                    with_reference=settings.anti_ambiguity > 0)
+                                    with_reference=settings.anti_ambiguity > 0, hole_focus=settings.hole_focus)
         self.prefetcher: BatchPrefetcher | None = None
         self.iteration = 0
         self.trained_seconds = 0.0  # over all runs of this training, resumed ones included

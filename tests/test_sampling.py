@@ -178,3 +178,32 @@ def test_single_frame_shot(with_hole):
         assert np.all(batch.hole.reshape(4, -1).sum(axis=1) > 0)
     else:
         assert not batch.hole.any()
+
+
+def test_hole_focus_places_that_share_of_crops_over_the_hole_area():
+    # One small hole, always in the same place: with focus 1 every crop covers part of it; without, few do.
+    holes = np.zeros((T, H, W), bool)
+    holes[:, 2:6, 2:6] = True
+    data = _data(holes=holes)
+    area = holes.any(axis=0)
+
+    def share_over_area(focus: float) -> float:
+        sampler = PatchSampler(data, 12, 8, np.random.default_rng(0), hole_focus=focus)
+        batches = [sampler.sample() for _ in range(8)]
+        hits = []
+        for batch in batches:
+            for target in batch.target:
+                t, y, x = _locate(data, target)
+                hits.append(area[y:y + 12, x:x + 12].any())
+        return float(np.mean(hits))
+
+    assert share_over_area(1.0) == 1.0
+    assert share_over_area(0.0) < 0.2  # uniform: a corner region is rarely covered
+    assert 0.3 < share_over_area(0.5) < 0.8
+
+
+def test_without_focus_the_batches_are_those_of_a_plain_sampler():
+    data = _data()
+    plain = PatchSampler(data, 24, 8, np.random.default_rng(5)).sample()
+    unfocused = PatchSampler(data, 24, 8, np.random.default_rng(5), hole_focus=0.0).sample()
+    np.testing.assert_array_equal(plain.target, unfocused.target)
