@@ -245,10 +245,12 @@ def _quality(clips: list[ClipResult], image_dir: str) -> str:
         "(process CPU time over wall time and threads); well below the others, another process was competing. "
         "The presets draft, standard and final are the 'standard' network stopped at 3, 10 and 30 minutes; "
         "variants: +ema (fills with a moving average of the weights; the same run's plain weights are the row "
-        "without it), +aa (anti-ambiguity term, each crop against the same place in a nearby frame; "
-        "+pairnext: its first version, which paired each crop with the next crop of the batch), +stab "
+        "without it), +aa (anti-ambiguity term: each crop's fill over the whole hidden area against the same place "
+        "in a nearby frame; +knownonly: only where the fill's truth is known, i.e. borrowed holes over plate; "
+        "+pairnext: the first version, against the batch's next crop), +stab "
         "(stabilisation term), with their weights; +lr, +bs, +crop: learning rate, batch size and crop size "
-        "changed; +decay: the learning rate falls to zero over that last fraction of the run (one run per budget).",
+        "changed; +decay: the learning rate falls to zero over that last fraction of the run (one run per budget); "
+        "+focus: that share of the crops placed over the area the holes pass through.",
         "",
         f"![PSNR against training time]({image_dir}/quality_vs_time.png)",
     ]

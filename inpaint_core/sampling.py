@@ -9,7 +9,7 @@ Crops make the cost of an iteration independent of the frame size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,8 +31,9 @@ class Batch:
     target: np.ndarray  # (B, C, h, w) float32, the frame
     known: np.ndarray  # (B, 1, h, w) float32, 1 = pixel counts in the loss
     # Only when asked for (the anti-ambiguity term): the same place in a nearby frame, and its known pixels.
-    reference: np.ndarray | None = None  # (B, C, h, w) float32
-    reference_known: np.ndarray | None = None  # (B, 1, h, w) float32
+    # Keyword-only, so that subclasses (the progressive refine batch) can add fields of their own.
+    reference: np.ndarray | None = field(default=None, kw_only=True)  # (B, C, h, w) float32
+    reference_known: np.ndarray | None = field(default=None, kw_only=True)  # (B, 1, h, w) float32
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The arrays there are, in field order."""
@@ -58,7 +59,8 @@ class PatchSampler:
 
     def sample(self) -> Batch:
         samples = [self._sample_one() for _ in range(self.batch_size)]
-        return Batch(*(np.stack(parts) for parts in zip(*samples)))
+        masked, hole, target, known, *reference = (np.stack(parts) for parts in zip(*samples))
+        return Batch(masked, hole, target, known, **dict(zip(("reference", "reference_known"), reference)))
 
     def _sample_one(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         data, rng = self.data, self.rng
