@@ -55,14 +55,16 @@ class PatchSampler:
         self.rng = rng
         self.donors = [t for t in range(len(data.frames)) if data.holes[t].any()]
         self.anchors = [self._anchors(t) for t in self.donors]
-        self.hole_area = _spread_sample(np.argwhere(data.holes.any(axis=0)), seed=_HOLE_AREA_SEED) if hole_focus > 0 else None
+        self.hole_area = None
+        if hole_focus > 0:
+            self.hole_area = _spread_sample(np.argwhere(data.holes.any(axis=0)), seed=_HOLE_AREA_SEED)
 
     def sample(self) -> Batch:
         samples = [self._sample_one() for _ in range(self.batch_size)]
         masked, hole, target, known, *reference = (np.stack(parts) for parts in zip(*samples))
         return Batch(masked, hole, target, known, **dict(zip(("reference", "reference_known"), reference)))
 
-    def _sample_one(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _sample_one(self) -> tuple[np.ndarray, ...]:
         data, rng = self.data, self.rng
         t = int(rng.integers(len(data.frames)))
         y, x = self._place(rng)
