@@ -122,7 +122,8 @@ def run_progressive(
     settings = settings or ProgressiveSettings(base_long_side=spec.progressive_base)
     scales = plan_scales(shot.width, shot.height, settings.base_long_side)
     sizes = " -> ".join(f"{s.width}x{s.height}" for s in scales)
-    reporter.stage(f"Progressive mode, {len(scales)} scales ({sizes}): reading {len(shot.frames)} frames of "
+    count = f"{len(scales)} scales" if len(scales) > 1 else "1 scale"
+    reporter.stage(f"Progressive mode, {count} ({sizes}): reading {len(shot.frames)} frames of "
                    f"{spec.shot.plate} once")
     data, banks = read_shot(shot, scales, spec.train, settings, should_cancel)
     if not data.holes.any():

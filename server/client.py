@@ -25,6 +25,8 @@ _MAX_DELAY = 10.0
 _MIN_TRANSFER_RATE = 1024 * 1024  # bytes/s: slower than this, a transfer is presumed stuck
 _DTYPES = {inpaint_pb2.HALF: np.dtype("<f2"), inpaint_pb2.FLOAT: np.dtype("<f4")}
 _PIXEL_TYPES = {2: inpaint_pb2.HALF, 4: inpaint_pb2.FLOAT}  # itemsize -> pixel type
+_PROGRESSIVE_MODES = {"auto": inpaint_pb2.PROGRESSIVE_AUTO, "on": inpaint_pb2.PROGRESSIVE_ON,
+                      "off": inpaint_pb2.PROGRESSIVE_OFF}
 _FINISHED = (inpaint_pb2.DONE, inpaint_pb2.FAILED, inpaint_pb2.CANCELLED)
 
 T = TypeVar("T")
@@ -195,11 +197,11 @@ def _check_frames(frames: Mapping[int, np.ndarray], channels: Sequence[str]) -> 
                                    pixel_type=_PIXEL_TYPES[first.dtype.itemsize])
 
 
-def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate: int, preset: str,
-              iterations: Optional[int], seed: Optional[int], preview_every: int,
-              inpaint_non_finite: bool, stabilisation: Optional[float] = None,
+def _job_spec(*, name: str = "", matte_channel: str = "", threshold: Optional[float] = None, dilate: int = 0,
+              preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None, preview_every: int = 0,
+              inpaint_non_finite: bool = False, stabilisation: Optional[float] = None,
               mask_frame: Optional[int] = None, anti_ambiguity: Optional[float] = None,
-              time_budget_minutes: Optional[float] = None) -> inpaint_pb2.JobSpec:
+              time_budget_minutes: Optional[float] = None, progressive: str = "auto") -> inpaint_pb2.JobSpec:
     """A spec with everything but the source; optional fields stay unset so the server's defaults apply."""
     spec = inpaint_pb2.JobSpec(name=name)
     spec.matte.channel = matte_channel
@@ -220,6 +222,9 @@ def _job_spec(name: str, matte_channel: str, threshold: Optional[float], dilate:
         spec.training.anti_ambiguity = anti_ambiguity
     if time_budget_minutes is not None:
         spec.training.time_budget_minutes = time_budget_minutes
+    if progressive not in _PROGRESSIVE_MODES:
+        raise ValueError(f"progressive must be one of {', '.join(_PROGRESSIVE_MODES)} (got {progressive!r}).")
+    spec.training.progressive = _PROGRESSIVE_MODES[progressive]
     spec.non_finite = inpaint_pb2.INPAINT if inpaint_non_finite else inpaint_pb2.REFUSE
     return spec
 
@@ -292,14 +297,19 @@ class InpaintClient:
                       name: str = "", threshold: Optional[float] = None, dilate: int = 0,
                       inpaint_non_finite: bool = False, preview_every: int = 0,
                       stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
-                      anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None) -> str:
+                      anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
+                      progressive: str = "auto") -> str:
         """Create an upload job from in-memory frames and send them; returns the job id.
 
         ``mask_frame``: only that frame's matte is used; the server propagates it to the other frames.
+        ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
         """
         layout = _check_frames(frames, channels)
-        spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
-                         inpaint_non_finite, stabilisation, mask_frame, anti_ambiguity, time_budget_minutes)
+        spec = _job_spec(name=name, matte_channel=matte_channel, threshold=threshold, dilate=dilate, preset=preset,
+                         iterations=iterations, seed=seed, preview_every=preview_every,
+                         inpaint_non_finite=inpaint_non_finite, stabilisation=stabilisation, mask_frame=mask_frame,
+                         anti_ambiguity=anti_ambiguity, time_budget_minutes=time_budget_minutes,
+                         progressive=progressive)
         spec.upload.frames.extend(sorted(int(f) for f in frames))
         spec.upload.layout.CopyFrom(layout)
         job_id = self.create_job(spec).id
@@ -323,15 +333,20 @@ class InpaintClient:
                      name: str = "", threshold: Optional[float] = None, dilate: int = 0, overwrite: bool = False,
                      inpaint_non_finite: bool = False, preview_every: int = 0,
                      stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
-                     anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None) -> str:
+                     anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
+                     progressive: str = "auto") -> str:
         """Create a job over sequences on a filesystem the server shares; returns the job id.
 
         ``mask_frame``: only that frame's matte is used (only it need exist); the server propagates it.
+        ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
         """
         if not plate or not output:
             raise ValueError("A path job needs both a plate and an output sequence, e.g. '/shots/plate.####.exr'.")
-        spec = _job_spec(name, matte_channel, threshold, dilate, preset, iterations, seed, preview_every,
-                         inpaint_non_finite, stabilisation, mask_frame, anti_ambiguity, time_budget_minutes)
+        spec = _job_spec(name=name, matte_channel=matte_channel, threshold=threshold, dilate=dilate, preset=preset,
+                         iterations=iterations, seed=seed, preview_every=preview_every,
+                         inpaint_non_finite=inpaint_non_finite, stabilisation=stabilisation, mask_frame=mask_frame,
+                         anti_ambiguity=anti_ambiguity, time_budget_minutes=time_budget_minutes,
+                         progressive=progressive)
         spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
                                                    overwrite=overwrite))
         return self.create_job(spec).id

@@ -30,6 +30,7 @@ MAX_DILATE = 1024
 PLATE_NAME = "plate.####.exr"  # upload jobs' files in the spool
 OUTPUT_NAME = "clean.####.exr"
 _DTYPES = {pb.HALF: np.dtype("<f2"), pb.FLOAT: np.dtype("<f4")}
+_PROGRESSIVE_MODES = {pb.PROGRESSIVE_AUTO: "auto", pb.PROGRESSIVE_ON: "on", pb.PROGRESSIVE_OFF: "off"}
 
 
 def pixel_dtype(layout: pb.FrameLayout) -> np.dtype:
@@ -71,6 +72,9 @@ def train_settings(training: pb.TrainingSettings) -> TrainSettings:
         raise InvalidRequest(f"training.iterations must be between 1 and {MAX_ITERATIONS} (got {training.iterations}).")
     if training.preview_every < 0:
         raise InvalidRequest(f"training.preview_every must be 0 or more (got {training.preview_every}).")
+    if training.progressive not in _PROGRESSIVE_MODES:
+        raise InvalidRequest(f"training.progressive {training.progressive} is not a known mode "
+                             "(PROGRESSIVE_AUTO, PROGRESSIVE_ON or PROGRESSIVE_OFF).")
     overrides = training_overrides(training)
     for name in ("stabilisation", "anti_ambiguity", "time_budget"):
         if overrides[name] is not None and not math.isfinite(overrides[name]):
@@ -151,4 +155,5 @@ def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: 
         shot = ShotSpec(plate=paths.plate, frames=frames, mask=paths.matte or None, **common)
         output, overwrite = paths.output, paths.overwrite or overwrite_own_outputs
     return JobSpec(shot=shot, output=output, train=settings, device=device,
-                   work_dir=os.path.join(job_dir, "work"), resume=True, overwrite=overwrite)
+                   work_dir=os.path.join(job_dir, "work"), resume=True, overwrite=overwrite,
+                   progressive=_PROGRESSIVE_MODES[spec.training.progressive])

@@ -164,14 +164,15 @@ def test_check_frames_gives_the_layout():
 
 
 def test_job_spec_leaves_optional_fields_unset():
-    spec = c._job_spec("", "", None, 0, "", None, None, 0, False)
+    spec = c._job_spec()
     assert not spec.matte.HasField("threshold")
     assert not spec.training.HasField("iterations") and not spec.training.HasField("seed")
     assert spec.non_finite == pb.REFUSE
 
 
 def test_job_spec_sets_what_is_given():
-    spec = c._job_spec("shot", "M", 0.0, 3, "draft", 200, 0, 25, True)
+    spec = c._job_spec(name="shot", matte_channel="M", threshold=0.0, dilate=3, preset="draft", iterations=200,
+                       seed=0, preview_every=25, inpaint_non_finite=True)
     assert spec.name == "shot" and spec.matte.channel == "M" and spec.matte.dilate == 3
     assert spec.matte.HasField("threshold") and spec.matte.threshold == 0.0
     assert spec.training.preset == "draft" and spec.training.iterations == 200
@@ -182,10 +183,20 @@ def test_job_spec_sets_what_is_given():
 
 
 def test_job_spec_carries_the_regularisers_and_the_time_budget():
-    spec = c._job_spec("shot", "", None, 0, "final", None, None, 0, False, stabilisation=0.2, anti_ambiguity=0.1,
-                       time_budget_minutes=12.5)
+    spec = c._job_spec(name="shot", preset="final", stabilisation=0.2, anti_ambiguity=0.1, time_budget_minutes=12.5)
     assert spec.training.stabilisation == pytest.approx(0.2) and spec.training.anti_ambiguity == pytest.approx(0.1)
     assert spec.training.time_budget_minutes == 12.5 and not spec.training.HasField("iterations")
+
+
+@pytest.mark.parametrize("mode, value", [("auto", pb.PROGRESSIVE_AUTO), ("on", pb.PROGRESSIVE_ON),
+                                         ("off", pb.PROGRESSIVE_OFF)])
+def test_job_spec_carries_the_progressive_mode(mode, value):
+    assert c._job_spec(progressive=mode).training.progressive == value
+
+
+def test_job_spec_refuses_an_unknown_progressive_mode():
+    with pytest.raises(ValueError, match="progressive must be one of auto, on, off"):
+        c._job_spec(progressive="yes")
 
 
 def test_submit_arrays_creates_an_upload_job_and_sends_every_frame(client):

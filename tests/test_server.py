@@ -40,6 +40,20 @@ def test_round_trip_keeps_pixels_outside_the_matte_bit_exact(client, dtype):
         assert not np.array_equal(results[frame][hole], original[hole])  # the hole was filled, not copied
 
 
+@pytest.mark.parametrize("mode, progressive", [("on", True), ("off", False), ("auto", False)])
+def test_the_progressive_mode_reaches_the_job(client, mode, progressive):
+    frames = tiny_frames()
+    job_id = client.submit_arrays(frames, list("RGBA"), preset="draft", iterations=4, progressive=mode)
+    events = []
+    job = client.wait(job_id, events.append, timeout=120)
+    assert job.state == pb.DONE and job.spec.training.progressive == {"on": pb.PROGRESSIVE_ON, "off": pb.PROGRESSIVE_OFF,
+                                                                       "auto": pb.PROGRESSIVE_AUTO}[mode]
+    stages = [e.state_change.message for e in events if e.WhichOneof("detail") == "state_change"]
+    assert any(m.startswith("Progressive mode") for m in stages) == progressive, stages
+    results = client.download(job_id)
+    assert all(outside_matte_identical(frames[f], results[f]) for f in frames)
+
+
 def test_events_arrive_in_order_with_progress_and_previews(client):
     job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=12, preview_every=4)
     events = []

@@ -146,6 +146,7 @@ SPEC_CASES = [
     ("infinite time budget", lambda s: setattr(s.training, "time_budget_minutes", float("inf")), "time_budget_minutes"),
     ("negative time budget", lambda s: setattr(s.training, "time_budget_minutes", -5), "time_budget (seconds)"),
     ("negative dilate", lambda s: setattr(s.matte, "dilate", -1), "dilate"),
+    ("unknown progressive mode", lambda s: setattr(s.training, "progressive", 7), "training.progressive 7"),
 ]
 
 # build(job, other) -> the chunks of one UploadFrames call; `other` is a second upload job.

@@ -29,6 +29,12 @@ class NonFinitePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NON_FINITE_POLICY_UNSPECIFIED: _ClassVar[NonFinitePolicy]
     REFUSE: _ClassVar[NonFinitePolicy]
     INPAINT: _ClassVar[NonFinitePolicy]
+
+class ProgressiveMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROGRESSIVE_AUTO: _ClassVar[ProgressiveMode]
+    PROGRESSIVE_ON: _ClassVar[ProgressiveMode]
+    PROGRESSIVE_OFF: _ClassVar[ProgressiveMode]
 PIXEL_TYPE_UNSPECIFIED: PixelType
 HALF: PixelType
 FLOAT: PixelType
@@ -43,6 +49,9 @@ CANCELLED: JobState
 NON_FINITE_POLICY_UNSPECIFIED: NonFinitePolicy
 REFUSE: NonFinitePolicy
 INPAINT: NonFinitePolicy
+PROGRESSIVE_AUTO: ProgressiveMode
+PROGRESSIVE_ON: ProgressiveMode
+PROGRESSIVE_OFF: ProgressiveMode
 
 class FrameLayout(_message.Message):
     __slots__ = ("width", "height", "channels", "pixel_type")
@@ -91,7 +100,7 @@ class MatteSettings(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., threshold: _Optional[float] = ..., dilate: _Optional[int] = ..., mask_frame: _Optional[int] = ...) -> None: ...
 
 class TrainingSettings(_message.Message):
-    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes")
+    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes", "progressive")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +108,7 @@ class TrainingSettings(_message.Message):
     STABILISATION_FIELD_NUMBER: _ClassVar[int]
     ANTI_AMBIGUITY_FIELD_NUMBER: _ClassVar[int]
     TIME_BUDGET_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    PROGRESSIVE_FIELD_NUMBER: _ClassVar[int]
     preset: str
     iterations: int
     seed: int
@@ -106,7 +116,8 @@ class TrainingSettings(_message.Message):
     stabilisation: float
     anti_ambiguity: float
     time_budget_minutes: float
-    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ...) -> None: ...
+    progressive: ProgressiveMode
+    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ..., progressive: _Optional[_Union[ProgressiveMode, str]] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("name", "upload", "paths", "matte", "training", "non_finite")
