@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +35,9 @@ import numpy as np
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.synthetic import make_clip
+from server.child_process import serve_command, wait_for_port
 from server.client import InpaintClient, InpaintServiceError
+from server.errors import ServerConfigError
 
 FIRST_FRAME = 1001
 _SERVER_START_S = 120.0
@@ -184,18 +185,14 @@ class _ChildServer:
 
     def __init__(self, folder: str):
         port_file = os.path.join(folder, "port")
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--spool", os.path.join(folder, "spool"),
-                   "--device", "cpu", "--port-file", port_file, "--max-waiting-jobs", "1000"]
+        command = serve_command(os.path.join(folder, "spool"), port_file, "--max-waiting-jobs", "1000")
         self.log = open(os.path.join(folder, "server.log"), "wb")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + _SERVER_START_S
-        while not os.path.exists(port_file):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"The server did not start; see {self.log.name}.")
-            time.sleep(0.1)
-        with open(port_file) as handle:
-            self.address = f"127.0.0.1:{int(handle.read())}"
+        try:
+            self.address = f"127.0.0.1:{wait_for_port(self.process, port_file, _SERVER_START_S)}"
+        except ServerConfigError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc} See {self.log.name}.") from None
         with InpaintClient(self.address) as client:
             client.wait_until_ready()
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
 from inpaint_core.synthetic import make_clip
+from server.child_process import serve_command, wait_for_port
 from server.client import InpaintClient
+from server.errors import ServerConfigError
 from server.jobs import ServerSettings
 from server.serve_command import RunningServer, start_server
 
@@ -90,21 +91,16 @@ class ChildServer:
 
     def start(self, timeout: float = 60.0) -> "ChildServer":
         port_file = os.path.join(self.spool, "..", f"port-{time.monotonic_ns()}")
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--spool", self.spool,
-                   "--device", "cpu", "--port-file", port_file, *self.extra]
+        command = serve_command(self.spool, port_file, *self.extra)
         if self.spool_bytes:
             command = small_filesystem_command(self.spool, self.spool_bytes, command)
         env = {**os.environ, **self.env} if self.env else None
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(port_file):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
-            time.sleep(0.1)
-        with open(port_file) as handle:
-            self.port = int(handle.read())
+        try:
+            self.port = wait_for_port(self.process, port_file, timeout)
+        except ServerConfigError as exc:
+            self.close()
+            raise RuntimeError(f"{exc} Its errors: {self.process.stderr.read().decode()[-2000:]}") from None
         return self
 
     @property
