@@ -174,10 +174,12 @@ def _train_and_score(
 
 # A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2,
 # "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1; "standard+decay0.3" lowers the learning
-# rate to zero over the last 30% of the run.
+# rate to zero over the last 30% of the run; "+seed1" draws another run's batches and initial weights (run-to-run
+# noise).
 _VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema", "decay": "lr_decay",
-             "lr": "learning_rate", "bs": "batch_size", "crop": "crop_size", "w": "width", "focus": "hole_focus"}
-_INTEGER_SETTINGS = ("batch_size", "crop_size", "width")
+             "lr": "learning_rate", "bs": "batch_size", "crop": "crop_size", "w": "width", "focus": "hole_focus",
+             "seed": "seed"}
+_INTEGER_SETTINGS = ("batch_size", "crop_size", "width", "seed")
 
 
 def parse_variant(method: str) -> tuple[str, dict[str, float]]:

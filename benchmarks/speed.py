@@ -60,6 +60,7 @@ class TrainSpeed:
     peak_rss_mb: float  # resident high-water mark during the stage
     peak_fraction: float = 0.0  # achieved / matmul peak, filled in once the peak is known
     cpu_share: float = 1.0  # process CPU time / (wall time x threads) over the timed steps
+    batch_wait_fraction: float = float("nan")  # share of the timed steps' time spent waiting for a batch
 
 
 @dataclass
@@ -171,7 +172,7 @@ def train_speed(clip: BenchClip, preset: str, steps: int, device: torch.device) 
         trainer.step()
     flops = counter.get_total_flops()
     synchronize(device)
-    start, start_cpu = time.perf_counter(), time.process_time()
+    start, start_cpu, waited = time.perf_counter(), time.process_time(), trainer.batch_wait_seconds
     for _ in range(steps):
         trainer.step()
     synchronize(device)
@@ -181,7 +182,8 @@ def train_speed(clip: BenchClip, preset: str, steps: int, device: torch.device) 
     achieved = flops / per_step / 1e9
     parameters = sum(p.numel() for p in trainer.model.parameters())
     return TrainSpeed(preset, settings.width, settings.two_stage, settings.crop_size, settings.batch_size,
-                      parameters, flops / 1e9, per_step, steps, achieved, base, peak_memory_mb(), cpu_share=share)
+                      parameters, flops / 1e9, per_step, steps, achieved, base, peak_memory_mb(), cpu_share=share,
+                      batch_wait_fraction=(trainer.batch_wait_seconds - waited) / wall)
 
 
 def infer_speed(clip: BenchClip, preset: str, frames: int, size: tuple[int, int] | None, device: torch.device) -> InferSpeed:

@@ -141,6 +141,8 @@ class Trainer:
         self.iteration = 0
         self.trained_seconds = 0.0  # over all runs of this training, resumed ones included
         self.last_loss = float("nan")
+        # Seconds the steps of this process spent waiting for the prefetch thread's batches (0 when it keeps up).
+        self.batch_wait_seconds = 0.0
         self._preview_frame = int(np.argmax(data.holes.reshape(len(data.frames), -1).sum(axis=1)))
 
     def train(
@@ -208,8 +210,10 @@ class Trainer:
         if self.prefetcher is None:
             pin = self.device.type == "cuda"
             self.prefetcher = BatchPrefetcher(self.sampler, lambda batch: batch_tensors(batch, pin))
-        tensors = [t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                   for t in self.prefetcher.next()]
+        wait_start = time.monotonic()
+        batch = self.prefetcher.next()
+        self.batch_wait_seconds += time.monotonic() - wait_start
+        tensors = [t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last) for t in batch]
         loss = self._forward(*tensors)
         self.optimizer.zero_grad(set_to_none=True)
         for group in self.optimizer.param_groups:

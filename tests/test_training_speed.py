@@ -61,6 +61,21 @@ def test_an_error_on_the_thread_is_raised_in_the_trainer():
     prefetcher.close()
 
 
+def test_time_spent_waiting_for_batches_is_counted(monkeypatch):
+    trainer = Trainer(_data(frames=4), _settings(iterations=3), CPU)
+    draw = trainer.sampler.sample
+
+    def slow_draw():
+        time.sleep(0.3)  # far slower than the step: every step waits for its batch
+        return draw()
+
+    monkeypatch.setattr(trainer.sampler, "sample", slow_draw)
+    for _ in range(3):
+        trainer.step()
+    trainer.stop_prefetching()
+    assert 0.6 < trainer.batch_wait_seconds <= trainer.trained_seconds
+
+
 def test_a_checkpoint_mid_run_resumes_to_the_same_weights(tmp_path):
     """The prefetch thread runs ahead; the checkpoint must still record the batches actually used."""
     whole = Trainer(_data(), _settings(iterations=8), CPU)
