@@ -39,8 +39,10 @@ BEFORE_SPEED_WORK = "wide+ema0+w24+crop128+lr0.001"
 SHIPPED_PRESET = "standard"
 # The regulariser ablation (issue 6): the shipped preset's plain weights (a weight average would blur the
 # comparison), with neither, each and both terms, at the weights the method labels give.
-ABLATION = (("neither", "standard+ema0"), ("stabilisation 0.2", "standard+ema0+stab0.2"),
-            ("anti-ambiguity 0.003", "standard+ema0+aa0.003"), ("both", "standard+ema0+aa0.003+stab0.2"))
+# Measured with uniform crops (+focus0), before half the crops were placed over the holes' area by default.
+ABLATION = (("neither", "standard+ema0+focus0"), ("stabilisation 0.2", "standard+ema0+stab0.2+focus0"),
+            ("anti-ambiguity 0.003", "standard+ema0+aa0.003+focus0"),
+            ("both", "standard+ema0+aa0.003+stab0.2+focus0"))
 _METHOD_NAMES = {"telea": "Telea (per frame)", "flow": "flow-guided propagation",
                  BEFORE_SPEED_WORK: "before the speed work: the former standard (two-stage, width 24, 128 px crops)"}
 _BASELINE_COLOURS = {"telea": (150, 150, 150), "flow": (0, 0, 0)}
@@ -268,7 +270,9 @@ def _quality(clips: list[ClipResult], image_dir: str) -> str:
         "+pairnext: the first version, against the batch's next crop), +stab "
         "(stabilisation term), with their weights; +lr, +bs, +crop: learning rate, batch size and crop size "
         "changed; +decay: the learning rate falls to zero over that last fraction of the run (one run per budget); "
-        "+focus: that share of the crops placed over the area the holes pass through.",
+        "+focus: that share of the crops placed over the area the holes pass through (the presets' default is 0.5; "
+        "+focus0: crops placed uniformly, the default before); +seed: another seed (run-to-run noise). "
+        "'before the speed work': the standard preset as it was before issue 6.",
         "",
         f"![PSNR against training time]({image_dir}/quality_vs_time.png)",
     ]
