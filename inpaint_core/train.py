@@ -56,8 +56,8 @@ class TrainSettings:
     time_budget: float = 0.0
     # 'auto': bfloat16 autocast on CUDA (float16 + loss scaling where bfloat16 is missing), float32 elsewhere.
     precision: str = "auto"
-    # Compile the training step's network with torch.compile. Measured on 2 CPU cores it does not pay (0.40 s a
-    # step against 0.35 s eager, docs/benchmarks.md), so it is off; falls back to eager when it cannot compile.
+    # Compile the training step's network with torch.compile. Measured on 2 CPU cores it does not pay (0.31 s a
+    # step against 0.29 s eager, docs/benchmarks.md), so it is off; falls back to eager when it cannot compile.
     compile: bool = False
     # Decay of an exponential moving average of the weights, used for filling (0 = off: the last weights).
     # A net trained with a high learning rate on a CPU budget jitters from step to step; the average does not.
