@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 
-from inpaint_core.image_io import write_frame
-from inpaint_core.sequence import SequencePattern
-from inpaint_core.synthetic import make_clip
+from inpaint_core.io.image_files import write_frame
+from inpaint_core.io.sequence import SequencePattern
+from inpaint_eval.synthetic import make_clip
 
 DAVIS_DIR = "/work/shared/data/davis-blackswan"
 CLIP_WIDTH, CLIP_HEIGHT = 432, 240

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inpaint_core.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
-from inpaint_core.colour import LogEncoding
-from inpaint_core.model import InpaintGenerator
+from inpaint_core.model.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.model.generator import InpaintGenerator
 
 from .clips import BenchClip
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inpaint_core.baselines import telea_fill
-from inpaint_core.display import to_display_uint8
+from inpaint_eval.baselines import telea_fill
+from inpaint_core.io.display import to_display_uint8
 
 # Flow next to a hole is unreliable (the prefill is smooth, the truth is not): recompute it.
 # Tuned in the baseline's favour on the benchmark clips: 3 px gave 20.7 dB on pan_pole, 12 px 25.4 dB.
 _FLOW_HOLE_MARGIN = 12
-# OpenCV's float Telea is off by about one unit at unit scale (see inpaint_core.baselines):
+# OpenCV's float Telea is off by about one unit at unit scale (see inpaint_eval.baselines):
 # in pixels of motion that would matter, so the flow is scaled up while it is filled.
 _FLOW_FILL_SCALE = 1000.0
 

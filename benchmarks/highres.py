@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 
-from inpaint_core.image_io import read_frame, write_frame
-from inpaint_core.metrics import psnr_in_mask
-from inpaint_core.synthetic import make_clip
+from inpaint_core.io.image_files import read_frame, write_frame
+from inpaint_eval.metrics import psnr_in_mask
+from inpaint_eval.synthetic import make_clip
 
 SIZE_4K = (3840, 2160)
 FIRST_FRAME = 1001
@@ -51,9 +51,9 @@ _SCORED_FRAMES = 5
 # The job, alone in a fresh process: its peak memory is the job's own.
 _CHILD_JOB = """
 import json, re, resource, sys, time
-from inpaint_core.pipeline import JobReporter, JobSpec, run_job
-from inpaint_core.presets import preset_settings
-from inpaint_core.shot import ShotSpec
+from inpaint_core.jobs.single import JobReporter, JobSpec, run_job
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.masks.shot import ShotSpec
 pattern, output, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 class Timing(JobReporter):
@@ -247,12 +247,12 @@ def frame_size_cost(pattern: str, size: tuple[int, int], shot_frames: int, log: 
     """Time base and refine training steps for a shot of ``frames`` frames at ``size`` (the 4K plates reduced)."""
     import torch
 
-    from inpaint_core.boundary_sampling import PatchBank
-    from inpaint_core.colour import LogEncoding
-    from inpaint_core.dataset import TrainingData
-    from inpaint_core.presets import preset_settings
-    from inpaint_core.progressive import ProgressiveSettings, RefineTrainer, Scale, plan_scales, refine_crop, resize_frame
-    from inpaint_core.train import Trainer
+    from inpaint_core.training.boundary_sampling import PatchBank
+    from inpaint_core.io.colour import LogEncoding
+    from inpaint_core.training.dataset import TrainingData
+    from inpaint_core.training.presets import preset_settings
+    from inpaint_core.jobs.progressive import ProgressiveSettings, RefineTrainer, Scale, plan_scales, refine_crop, resize_frame
+    from inpaint_core.training.trainer import Trainer
 
     settings, progressive = preset_settings(PRESET, checkpoint_every=0), ProgressiveSettings()
     scales = plan_scales(*size, progressive.base_long_side)

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.synthetic import make_clip
+from inpaint_eval.synthetic import make_clip
 from server.child_process import serve_command, wait_for_port
 from server.client import InpaintClient, InpaintServiceError
 from server.errors import ServerConfigError

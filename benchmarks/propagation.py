@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from inpaint_core.mask_propagation import PropagationSettings, propagate_masks
+from inpaint_core.training.mask_propagation import PropagationSettings, propagate_masks
 
 from .clips import CLIP_HEIGHT, CLIP_WIDTH, DAVIS_DIR
 

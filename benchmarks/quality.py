@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from inpaint_core.baselines import telea_fill
-from inpaint_core.dataset import load_training_data
-from inpaint_core.infer import inpaint_frame
-from inpaint_core.presets import preset_settings
-from inpaint_core.shot import Shot, ShotSpec
-from inpaint_core.train import Trainer
+from inpaint_eval.baselines import telea_fill
+from inpaint_core.training.dataset import load_training_data
+from inpaint_core.inference.fill import inpaint_frame
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.trainer import Trainer
 
 from .clips import BenchClip
 from .flow_baseline import flow_guided_fill

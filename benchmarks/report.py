@@ -9,8 +9,8 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from inpaint_core.display import contact_sheet, to_display_uint8, write_png_rgb
-from inpaint_core.windowed import DEFAULT_WINDOW_SIZE
+from inpaint_core.io.display import contact_sheet, to_display_uint8, write_png_rgb
+from inpaint_core.jobs.windowed import DEFAULT_WINDOW_SIZE
 
 from .clips import BenchClip
 from .features import FeatureResult
@@ -359,7 +359,7 @@ def _speed(results: RunResults) -> str:
     if speed.io:
         parts += ["", "### EXR I/O", "",
                   "MB of decoded pixels per second, best of several passes over the same files (in the page "
-                  "cache: decoding and encoding, not the disk). Library: `inpaint_core.image_io` "
+                  "cache: decoding and encoding, not the disk). Library: `inpaint_core.io.image_files` "
                   "(`read_frame`, `write_frame` with its temp file and rename); raw: bare OpenImageIO "
                   "(`ImageInput.read_image`, `ImageOutput.write_image`).", ""]
         rows = [(i.label, str(i.frames), f"{i.mb_per_frame:.2f} / {i.file_mb_per_frame:.2f}",
@@ -424,7 +424,7 @@ def _propagation(p: PropagationResult | None) -> str:
     return "\n".join([
         "## Single-frame mask propagation", "",
         f"{p.clip}, {p.frames} frames at {p.size[0]}x{p.size[1]}: one frame's DAVIS mask is given, the net "
-        f"(`inpaint_core/mask_propagation.py`: U-Net width {s['width']}, {s['crop_size']} px crops, batch "
+        f"(`inpaint_core/training/mask_propagation.py`: U-Net width {s['width']}, {s['crop_size']} px crops, batch "
         f"{s['batch_size']}, lr {s['learning_rate']:g}, working size {s['max_side']} px long side, seed {s['seed']}) "
         "is trained on the clip and predicts every other frame's mask; IoU against the true masks of the other "
         "frames (`benchmarks/propagation.py`). The baseline copies the annotated mask to every frame: the swan "
@@ -544,11 +544,11 @@ def _protocol() -> str:
         "the truth under them. The real clip is DAVIS blackswan scaled to 432x240 in linear light; its holes "
         "are the swan's masks from other frames, scaled to 0.7x and moved on a smooth path that never touches "
         "the swan, so every hidden pixel is background with a known truth.",
-        "- Ours: each preset of `inpaint_core.presets` trained from scratch (seed 0) with a loop around "
+        "- Ours: each preset of `inpaint_core.training.presets` trained from scratch (seed 0) with a loop around "
         "`Trainer.step()`, its iteration count replaced by training-time budgets; at each budget every frame is "
         "filled with `inpaint_frame` exactly as a job writes it, and scored. Results from a single seed: "
         "differences under about 0.3 dB are within run-to-run noise.",
-        "- Telea: `inpaint_core.baselines.telea_fill` per frame. Flow-guided: `benchmarks/flow_baseline.py` "
+        "- Telea: `inpaint_eval.baselines.telea_fill` per frame. Flow-guided: `benchmarks/flow_baseline.py` "
         "(DIS flow between neighbouring frames of the plate, flow completed smoothly inside the holes, each hole "
         "pixel copied from the nearest frame where its chained track is visible, Telea for the rest).",
         "- Flicker warps frame t+1 onto frame t with DIS flow computed on the ground truth; pixels whose flow "

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from inpaint_core.device import select_device
-from inpaint_core.mask_propagation import PropagationSettings
+from inpaint_core.training.mask_propagation import PropagationSettings
 
 from . import features, highres, load, propagation, report, results, speed, transfer, windows
 from .clips import BenchClip, build_clip

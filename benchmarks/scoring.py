@@ -1,6 +1,6 @@
 """Scores of a filled clip against its ground truth, inside the holes only.
 
-PSNR and SSIM come from ``inpaint_core.metrics`` (display sRGB of the linear
+PSNR and SSIM come from ``inpaint_eval.metrics`` (display sRGB of the linear
 data), pooled over every hole pixel of the clip.
 
 Flicker: how much the filled region changes from one frame to the next
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from inpaint_core.display import linear_to_srgb
-from inpaint_core.metrics import psnr_in_mask, ssim_in_mask
+from inpaint_core.io.display import linear_to_srgb
+from inpaint_eval.metrics import psnr_in_mask, ssim_in_mask
 
 from .clips import BenchClip
 from .flow_baseline import dis_flow, display_grey

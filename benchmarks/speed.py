@@ -29,12 +29,12 @@ import OpenImageIO as oiio
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inpaint_core.dataset import load_training_data
-from inpaint_core.image_io import read_frame, write_frame
-from inpaint_core.infer import inpaint_frame
-from inpaint_core.presets import preset_settings
-from inpaint_core.shot import Shot, ShotSpec
-from inpaint_core.train import Trainer
+from inpaint_core.training.dataset import load_training_data
+from inpaint_core.io.image_files import read_frame, write_frame
+from inpaint_core.inference.fill import inpaint_frame
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.trainer import Trainer
 
 from .clips import BenchClip
 from .quality import parse_variant, synchronize
@@ -80,7 +80,7 @@ class IoSpeed:
     frames: int
     mb_per_frame: float  # decoded pixel bytes
     file_mb_per_frame: float  # on disk, compressed
-    read_mbs: float  # through inpaint_core.image_io
+    read_mbs: float  # through inpaint_core.io.image_files
     raw_read_mbs: float  # oiio.ImageInput.read_image
     write_mbs: float
     raw_write_mbs: float

@@ -44,7 +44,7 @@ import OpenImageIO as oiio
 from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
-from inpaint_core.image_io import read_frame, write_frame
+from inpaint_core.io.image_files import read_frame, write_frame
 from server.client import MAX_MESSAGE_BYTES, InpaintClient
 from server.jobs import ServerSettings
 from server.serve_command import start_server

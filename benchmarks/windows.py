@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
-from inpaint_core.image_io import write_frame
+from inpaint_core.io.image_files import write_frame
 
 SIZE_2K = (2048, 1080)
 SIZE_4K = (3840, 2160)
@@ -32,11 +32,11 @@ _STEPS = 3
 # Run in a child process, so that its peak memory is this window's alone.
 _CHILD = """
 import json, resource, sys
-from inpaint_core.dataset import load_training_data
+from inpaint_core.training.dataset import load_training_data
 from inpaint_core.device import select_device
-from inpaint_core.presets import preset_settings
-from inpaint_core.shot import Shot, ShotSpec
-from inpaint_core.train import Trainer
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.trainer import Trainer
 pattern, first, count, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 shot = Shot(ShotSpec(plate=pattern, frames=list(range(first, first + count))))
 trainer = Trainer(load_training_data(shot), preset_settings("draft", iterations=steps), select_device("cpu"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import InputError
+from inpaint_core.errors import InputError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 

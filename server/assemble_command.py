@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from inpaint_core import windowed
+from inpaint_core.jobs import windowed
 
 from .console import EXIT_OK, CancelOnInterrupt, emit_json, make_reporter, run_reporting_errors, say
 from .shot_options import add_log_options

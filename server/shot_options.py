@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from inpaint_core.masks import DEFAULT_THRESHOLD
-from inpaint_core.precision import PRECISION_CHOICES
-from inpaint_core.presets import PRESETS, describe_presets
-from inpaint_core.sequence import parse_frame_range
-from inpaint_core.shot import NONFINITE_POLICIES, ShotSpec
+from inpaint_core.masks.mattes import DEFAULT_THRESHOLD
+from inpaint_core.training.precision import PRECISION_CHOICES
+from inpaint_core.training.presets import PRESETS, describe_presets
+from inpaint_core.io.sequence import parse_frame_range
+from inpaint_core.masks.shot import NONFINITE_POLICIES, ShotSpec
 
 LOG_FORMATS = ("text", "json")
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from inpaint_core.synthetic import make_clip
+from inpaint_eval.synthetic import make_clip
 from server.child_process import serve_command, wait_for_port
 from server.client import InpaintClient
 from server.errors import ServerConfigError

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_core.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
-from inpaint_core.colour import LogEncoding
-from inpaint_core.dataset import TrainingData, load_training_data
+from inpaint_core.model.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.training.dataset import TrainingData, load_training_data
 from inpaint_core.errors import InputError
-from inpaint_core.presets import preset_settings
-from inpaint_core.sampling import REFERENCE_REACH, PatchSampler
-from inpaint_core.shot import Shot, ShotSpec
-from inpaint_core.synthetic import make_clip, write_exr_sequence
-from inpaint_core.train import Trainer, TrainSettings
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.training.sampling import REFERENCE_REACH, PatchSampler
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from inpaint_core.training.trainer import Trainer, TrainSettings
 
 
 def test_a_set_matched_by_itself_costs_nothing_in_any_order():

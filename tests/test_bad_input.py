@@ -28,11 +28,11 @@ from inpaint_core.errors import (
     OutputError,
     SequenceError,
 )
-from inpaint_core.image_io import read_frame, write_frame
-from inpaint_core.pipeline import WORK_FOLDER, JobSpec, run_job
-from inpaint_core.shot import ShotSpec
-from inpaint_core.synthetic import make_clip, write_exr_sequence
-from inpaint_core.train import TrainSettings
+from inpaint_core.io.image_files import read_frame, write_frame
+from inpaint_core.jobs.single import WORK_FOLDER, JobSpec, run_job
+from inpaint_core.masks.shot import ShotSpec
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from inpaint_core.training.trainer import TrainSettings
 from server.cli import main
 
 FIRST = 1001

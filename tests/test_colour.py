@@ -1,11 +1,11 @@
-"""Pixel values between the file and the network (inpaint_core.colour)."""
+"""Pixel values between the file and the network (inpaint_core.io.colour)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from inpaint_core.colour import NETWORK_RANGE, LogEncoding, from_float32, to_float32
+from inpaint_core.io.colour import NETWORK_RANGE, LogEncoding, from_float32, to_float32
 
 HALF_MAX = 65504.0
 

@@ -8,15 +8,15 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-LIBRARY_FILES = sorted((ROOT / "inpaint_core").glob("*.py"))
+LIBRARY_FILES = sorted([*(ROOT / "inpaint_core").rglob("*.py"), *(ROOT / "inpaint_eval").rglob("*.py")])
 
 
-@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_library_parses_as_python_3_10(path):
     ast.parse(path.read_text(), filename=str(path), feature_version=(3, 10))
 
 
-@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_annotations_are_postponed(path):
     """`X | None` in annotations needs postponed evaluation on 3.9 and older hosts."""
     source = path.read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from inpaint_core.image_io import read_frame
+from inpaint_core.io.image_files import read_frame
 from server.cli import main
 
 SMALL = ["--frames", "4", "--size", "64x48", "--iterations", "3", "--device", "cpu"]

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from inpaint_core.baselines import telea_fill
-from inpaint_core.display import contact_sheet, linear_to_srgb, mask_overlay, to_display_uint8, write_png_rgb
+from inpaint_eval.baselines import telea_fill
+from inpaint_core.io.display import contact_sheet, linear_to_srgb, mask_overlay, to_display_uint8, write_png_rgb
 from inpaint_core.errors import InputError
-from inpaint_core.metrics import MAX_PSNR_DB, psnr_in_mask, ssim_in_mask
+from inpaint_eval.metrics import MAX_PSNR_DB, psnr_in_mask, ssim_in_mask
 
 
 def _hole(shape: tuple[int, int] = (32, 32)) -> np.ndarray:

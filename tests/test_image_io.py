@@ -1,4 +1,4 @@
-"""Reading and writing single frames (inpaint_core.image_io) on tiny real files."""
+"""Reading and writing single frames (inpaint_core.io.image_files) on tiny real files."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from inpaint_core import image_io
+from inpaint_core.io import image_files as image_io
 from inpaint_core.errors import ImageReadError, InputError, OutputError
-from inpaint_core.image_io import Frame, pixel_dtype, read_frame, read_spec, write_frame
+from inpaint_core.io.image_files import Frame, pixel_dtype, read_frame, read_spec, write_frame
 
 W, H = 7, 5  # deliberately not square, so a transposed read cannot pass
 

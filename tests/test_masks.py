@@ -1,4 +1,4 @@
-"""Holes from mattes (inpaint_core.masks): channel choice, threshold, dilation, windows."""
+"""Holes from mattes (inpaint_core.masks.mattes): channel choice, threshold, dilation, windows."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import OpenImageIO as oiio
 import pytest
 
 from inpaint_core.errors import MaskError
-from inpaint_core.image_io import Frame
-from inpaint_core.masks import choose_mask_channel, dilate_hole, hole_from_frame
+from inpaint_core.io.image_files import Frame
+from inpaint_core.masks.mattes import choose_mask_channel, dilate_hole, hole_from_frame
 
 FULL_W, FULL_H = 30, 20
 

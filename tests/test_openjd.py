@@ -152,7 +152,7 @@ def _read(path: Path):
 
 @pytest.fixture(scope="module")
 def plate(tmp_path_factory) -> Path:
-    from inpaint_core.synthetic import make_clip, write_exr_sequence
+    from inpaint_eval.synthetic import make_clip, write_exr_sequence
 
     folder = tmp_path_factory.mktemp("openjd_plate")
     clip = make_clip(frames=LAST - FIRST + 1, width=48, height=32)

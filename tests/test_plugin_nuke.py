@@ -18,7 +18,7 @@ import OpenImageIO as oiio
 import pytest
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.synthetic import make_clip
+from inpaint_eval.synthetic import make_clip
 from server_support import client_for, local_server
 
 ROOT = Path(__file__).resolve().parents[1]

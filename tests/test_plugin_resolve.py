@@ -21,7 +21,7 @@ import pytest
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from fake_fusion import FakeBMD, FakeComp, FakeFusion, read_rgba, split_sequence_name
-from inpaint_core.synthetic import make_clip
+from inpaint_eval.synthetic import make_clip
 from server_support import client_for, local_server
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_core.boundary_sampling import BoundarySampler, PatchBank, boundary_band
+from inpaint_core.training.boundary_sampling import BoundarySampler, PatchBank, boundary_band
 from inpaint_core.errors import Cancelled, InputError
-from inpaint_core.image_io import read_frame
-from inpaint_core.metrics import psnr_in_mask
-from inpaint_core.pipeline import JobReporter, JobSpec, run_job
-from inpaint_core.progressive import (
+from inpaint_core.io.image_files import read_frame
+from inpaint_eval.metrics import psnr_in_mask
+from inpaint_core.jobs.single import JobReporter, JobSpec, run_job
+from inpaint_core.jobs.progressive import (
     ProgressiveSettings, RefineTrainer, Scale, hole_box, plan_scales, refine_crop, refine_with_prior, resize_frame,
     upsample_box, wants_progressive,
 )
-from inpaint_core.shot import Shot, ShotSpec
-from inpaint_core.synthetic import make_clip, write_exr_sequence
-from inpaint_core.train import TrainSettings
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from inpaint_core.training.trainer import TrainSettings
 
 SMALL = TrainSettings(width=8, two_stage=False, iterations=40, batch_size=4, crop_size=32, learning_rate=3e-3,
                       checkpoint_every=0)

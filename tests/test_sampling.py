@@ -1,13 +1,13 @@
-"""Training batches (inpaint_core.sampling): crops and borrowed-hole mask augmentation."""
+"""Training batches (inpaint_core.training.sampling): crops and borrowed-hole mask augmentation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from inpaint_core.colour import LogEncoding
-from inpaint_core.dataset import TrainingData
-from inpaint_core.sampling import PatchSampler
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.training.dataset import TrainingData
+from inpaint_core.training.sampling import PatchSampler
 
 T, H, W, C = 5, 40, 56, 3
 

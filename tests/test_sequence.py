@@ -1,4 +1,4 @@
-"""Frame patterns, frame ranges and sequence resolution (inpaint_core.sequence)."""
+"""Frame patterns, frame ranges and sequence resolution (inpaint_core.io.sequence)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from inpaint_core.errors import InputError, SequenceError
-from inpaint_core.sequence import (
+from inpaint_core.io.sequence import (
     SequencePattern,
     format_frame_list,
     parse_frame_range,

@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.image_io import read_frame
+from inpaint_core.io.image_files import read_frame
 from server.client import InpaintClient, JobCancelled
 from server.errors import SpoolLocked
 from server_support import (
@@ -168,7 +168,7 @@ def test_list_get_and_delete(client, server):
 
 
 def test_path_mode_reads_and_writes_the_shared_filesystem(tmp_path):
-    from inpaint_core.synthetic import make_clip, write_exr_sequence
+    from inpaint_eval.synthetic import make_clip, write_exr_sequence
 
     root = tmp_path / "shows"
     (root / "plates").mkdir(parents=True)
@@ -225,7 +225,7 @@ def _visible_outputs_are_whole(folder, plate_folder) -> list[str]:
 
 
 def test_sigkill_while_writing_results_leaves_no_half_frame_and_the_job_completes(tmp_path):
-    from inpaint_core.synthetic import make_clip, write_exr_sequence
+    from inpaint_eval.synthetic import make_clip, write_exr_sequence
 
     root = tmp_path / "shows"
     (root / "plates").mkdir(parents=True)

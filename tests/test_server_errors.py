@@ -25,8 +25,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
-from inpaint_core.image_io import MAX_SIDE, write_frame
-from inpaint_core.synthetic import make_clip, write_exr_sequence
+from inpaint_core.io.image_files import MAX_SIDE, write_frame
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from server.client import InpaintClient, InpaintServiceError, JobFailed
 from server.errors import ServerConfigError
 from server.security import is_loopback

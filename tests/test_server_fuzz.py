@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
-from inpaint_core.image_io import MAX_SIDE
-from inpaint_core.synthetic import make_clip, write_exr_sequence
+from inpaint_core.io.image_files import MAX_SIDE
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from server_support import client_for, local_server, outside_matte_identical, tiny_frames
 
 Code = grpc.StatusCode

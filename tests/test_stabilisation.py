@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_core.dataset import load_training_data
+from inpaint_core.training.dataset import load_training_data
 from inpaint_core.errors import InputError
-from inpaint_core.presets import preset_settings
-from inpaint_core.shot import Shot, ShotSpec
-from inpaint_core.stabilisation import random_affines, stabilisation_loss, warp
-from inpaint_core.synthetic import make_clip, write_exr_sequence
-from inpaint_core.train import Trainer, TrainSettings
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.model.stabilisation import random_affines, stabilisation_loss, warp
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from inpaint_core.training.trainer import Trainer, TrainSettings
 
 
 def test_random_warps_stay_small():

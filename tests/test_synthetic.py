@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from inpaint_core.errors import InputError
-from inpaint_core.synthetic import SyntheticClip, make_clip
+from inpaint_eval.synthetic import SyntheticClip, make_clip
 
 SMALL = dict(frames=10, width=128, height=72)
 # Rows above every foreground (parallax) element: only the panning background.

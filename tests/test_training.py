@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint_core.colour import LogEncoding
-from inpaint_core.dataset import TrainingData
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.training.dataset import TrainingData
 from inpaint_core.device import select_device
 from inpaint_core.errors import Cancelled, CheckpointError, InputError
-from inpaint_core.infer import composite
-from inpaint_core.losses import masked_l1
-from inpaint_core.model import InpaintGenerator
-from inpaint_core.presets import PRESET_INFO, PRESETS, preset_settings
-from inpaint_core.sampling import PatchSampler
-from inpaint_core.train import Progress, Trainer, TrainSettings, load_checkpoint
+from inpaint_core.inference.fill import composite
+from inpaint_core.model.losses import masked_l1
+from inpaint_core.model.generator import InpaintGenerator
+from inpaint_core.training.presets import PRESET_INFO, PRESETS, preset_settings
+from inpaint_core.training.sampling import PatchSampler
+from inpaint_core.training.trainer import Progress, Trainer, TrainSettings, load_checkpoint
 
 CPU = torch.device("cpu")
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from inpaint_core.errors import InputError
-from inpaint_core.precision import resolve_precision
-from inpaint_core.prefetch import BatchPrefetcher
-from inpaint_core.sampling import PatchSampler
-from inpaint_core.train import Trainer, TrainSettings, load_checkpoint
+from inpaint_core.training.precision import resolve_precision
+from inpaint_core.training.prefetch import BatchPrefetcher
+from inpaint_core.training.sampling import PatchSampler
+from inpaint_core.training.trainer import Trainer, TrainSettings, load_checkpoint
 from tests.test_training import _data, _settings
 
 CPU = torch.device("cpu")

@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 
-from inpaint_core import windowed
+from inpaint_core.jobs import windowed
 from inpaint_core.errors import Cancelled, InputError
-from inpaint_core.image_io import read_frame
-from inpaint_core.pipeline import JobReporter, run_job
-from inpaint_core.synthetic import make_clip, write_exr_sequence
-from inpaint_core.windows import Window, blend_weights, plan_windows
+from inpaint_core.io.image_files import read_frame
+from inpaint_core.jobs.single import JobReporter, run_job
+from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from inpaint_core.jobs.windows import Window, blend_weights, plan_windows
 from server.cli import main
 
 

@@ -18,7 +18,7 @@ import time
 _SETTING = os.environ.get("INTERNAL_INPAINT_STALL_WRITE")
 
 if _SETTING:
-    from inpaint_core import image_io
+    from inpaint_core.io import image_files as image_io
 
     _stall_at, _marker = _SETTING.split(":", 1)
     _real_write = image_io._write

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import InputError, MaskError, NonFiniteError
+from inpaint_core.errors import InputError, MaskError, NonFiniteError
 
 # Below this the encoding is close to linear (deep shadow in scene-linear);
 # the same softness as the network's shaper in colour.py.

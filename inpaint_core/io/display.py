@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .errors import InputError
+from inpaint_core.errors import InputError
 
 _GAP = 4  # pixels between tiles of a contact sheet
 _SHEET_GREY = 32  # dark neutral so neither bright nor dark tiles blend into it

@@ -28,17 +28,17 @@ import OpenImageIO as oiio
 import torch
 import torch.nn.functional as F
 
-from .colour import LogEncoding
-from .device import select_device
-from .errors import Cancelled, InputError, MaskError
-from .image_io import read_frame, write_frame
-from .masks import dilate_hole
-from .segment_model import SIZE_MULTIPLE, SegmentUNet
-from .sequence import SequencePattern, format_frame_list
-from .train import Progress
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.device import select_device
+from inpaint_core.errors import Cancelled, InputError, MaskError
+from inpaint_core.io.image_files import read_frame, write_frame
+from inpaint_core.masks.mattes import dilate_hole
+from inpaint_core.model.segmenter import SIZE_MULTIPLE, SegmentUNet
+from inpaint_core.io.sequence import SequencePattern, format_frame_list
+from inpaint_core.training.trainer import Progress
 
 if TYPE_CHECKING:
-    from .shot import Shot
+    from inpaint_core.masks.shot import Shot
 
 MATTE_PATTERN = "matte.####.exr"
 # The object is pasted at a scale between 1/_SCALE_RANGE and _SCALE_RANGE: mild, the shot's own motion.

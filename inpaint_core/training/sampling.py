@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dataset import TrainingData
+from inpaint_core.training.dataset import TrainingData
 
 # Per frame, this many hole pixels are kept as anchors for placing a borrowed hole.
 _ANCHORS_PER_FRAME = 4096

@@ -25,16 +25,16 @@ import cv2
 import numpy as np
 import torch
 
-from .boundary_sampling import BoundarySampler, PatchBank
-from .colour import LogEncoding
-from .dataset import _FIT_SAMPLES_PER_FRAME, TrainingData, _check_enough_known
-from .errors import Cancelled, CheckpointError, InputError
-from .infer import composite, fill_encoded
-from .losses import masked_l1
-from .model import InpaintGenerator
-from .pipeline import JobReporter, JobResult, JobSpec, _checkpoint_path, _warn_full_frames, _write_outputs, write_frames
-from .shot import Shot
-from .train import Progress, Trainer, TrainSettings, save_atomically, to_device
+from inpaint_core.training.boundary_sampling import BoundarySampler, PatchBank
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.training.dataset import _FIT_SAMPLES_PER_FRAME, TrainingData, _check_enough_known
+from inpaint_core.errors import Cancelled, CheckpointError, InputError
+from inpaint_core.inference.fill import composite, fill_encoded
+from inpaint_core.model.losses import masked_l1
+from inpaint_core.model.generator import InpaintGenerator
+from inpaint_core.jobs.single import JobReporter, JobResult, JobSpec, _checkpoint_path, _warn_full_frames, _write_outputs, write_frames
+from inpaint_core.masks.shot import Shot
+from inpaint_core.training.trainer import Progress, Trainer, TrainSettings, save_atomically, to_device
 
 MODES = ("auto", "on", "off")
 DEFAULT_BASE_LONG_SIDE = 1024

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .sampling import Batch
+from inpaint_core.training.sampling import Batch
 
 # Candidates offered per frame, as a multiple of the bank's share of each frame:
 # reservoir sampling then keeps a uniform selection of all of them.

@@ -21,13 +21,13 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import Cancelled, InputError
-from .image_io import read_frame, write_frame
-from .pipeline import JobReporter, JobResult, JobSpec, plan_outputs
-from .presets import preset_settings
-from .sequence import SequencePattern, format_frame_list
-from .shot import Shot, ShotSpec
-from .windows import Window, blend_weights, plan_windows
+from inpaint_core.errors import Cancelled, InputError
+from inpaint_core.io.image_files import read_frame, write_frame
+from inpaint_core.jobs.single import JobReporter, JobResult, JobSpec, plan_outputs
+from inpaint_core.training.presets import preset_settings
+from inpaint_core.io.sequence import SequencePattern, format_frame_list
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.jobs.windows import Window, blend_weights, plan_windows
 
 PLAN_FILE = "plan.json"
 PLAN_VERSION = 2  # 2: training settings as the preset's overrides

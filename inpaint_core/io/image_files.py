@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
-from .errors import ImageReadError, OutputError
-from .storage import disk_full_note
+from inpaint_core.errors import ImageReadError, OutputError
+from inpaint_core.io.storage import disk_full_note
 
 # Refuse headers that declare absurd sizes before allocating anything: a
 # corrupt or hostile file must not take the machine's memory down.

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .losses import masked_l1
+from inpaint_core.model.losses import masked_l1
 
 MAX_SHIFT_PX = 2.0
 MAX_ROTATION_DEG = 1.0

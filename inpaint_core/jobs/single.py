@@ -13,16 +13,16 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .dataset import load_training_data
-from .device import select_device
-from .errors import Cancelled, OutputError
-from .image_io import write_frame
-from .infer import inpaint_frame
-from .mask_propagation import PropagationSettings, propagate_shot_mask
-from .masks import DEFAULT_THRESHOLD
-from .sequence import SequencePattern, format_frame_list
-from .shot import Shot, ShotSpec
-from .train import Progress, Trainer, TrainSettings
+from inpaint_core.training.dataset import load_training_data
+from inpaint_core.device import select_device
+from inpaint_core.errors import Cancelled, OutputError
+from inpaint_core.io.image_files import write_frame
+from inpaint_core.inference.fill import inpaint_frame
+from inpaint_core.training.mask_propagation import PropagationSettings, propagate_shot_mask
+from inpaint_core.masks.mattes import DEFAULT_THRESHOLD
+from inpaint_core.io.sequence import SequencePattern, format_frame_list
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.trainer import Progress, Trainer, TrainSettings
 
 WORK_FOLDER = ".internal_inpaint"
 
@@ -89,7 +89,7 @@ def run_job(
     _warn_gaps(spec.shot, shot.frames, reporter)
     if spec.shot.mask_frame is not None:
         spec, shot = _propagate_mask(spec, shot, outputs, device, reporter, should_cancel)
-    from .progressive import run_progressive, wants_progressive  # local: progressive builds on this module
+    from inpaint_core.jobs.progressive import run_progressive, wants_progressive  # local: progressive builds on this module
 
     if wants_progressive(spec.progressive, shot):
         return run_progressive(spec, shot, outputs, device, reporter, should_cancel, preview_every)

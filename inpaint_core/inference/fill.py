@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .colour import LogEncoding, from_float32
-from .model import InpaintGenerator
+from inpaint_core.io.colour import LogEncoding, from_float32
+from inpaint_core.model.generator import InpaintGenerator
 
 
 @torch.no_grad()

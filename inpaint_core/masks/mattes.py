@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .colour import to_float32
-from .errors import MaskError
-from .image_io import Frame
+from inpaint_core.io.colour import to_float32
+from inpaint_core.errors import MaskError
+from inpaint_core.io.image_files import Frame
 
 DEFAULT_THRESHOLD = 0.5
 

@@ -17,18 +17,18 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .anti_ambiguity import AntiAmbiguityLoss
-from .colour import LogEncoding
-from .dataset import TrainingData
-from .errors import Cancelled, CheckpointError, InputError
-from .infer import fill_encoded
-from .losses import masked_l1
-from .model import InpaintGenerator
-from .precision import PRECISION_CHOICES, autocast, gradient_scaler, resolve_precision
-from .prefetch import BatchPrefetcher
-from .sampling import Batch, PatchSampler
-from .stabilisation import stabilisation_loss
-from .storage import disk_full_note
+from inpaint_core.model.anti_ambiguity import AntiAmbiguityLoss
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.training.dataset import TrainingData
+from inpaint_core.errors import Cancelled, CheckpointError, InputError
+from inpaint_core.inference.fill import fill_encoded
+from inpaint_core.model.losses import masked_l1
+from inpaint_core.model.generator import InpaintGenerator
+from inpaint_core.training.precision import PRECISION_CHOICES, autocast, gradient_scaler, resolve_precision
+from inpaint_core.training.prefetch import BatchPrefetcher
+from inpaint_core.training.sampling import Batch, PatchSampler
+from inpaint_core.model.stabilisation import stabilisation_loss
+from inpaint_core.io.storage import disk_full_note
 
 CHECKPOINT_VERSION = 1
 # Preview frames are computed at most at about this many pixels, to stay cheap.

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from .errors import SequenceError
+from inpaint_core.errors import SequenceError
 
 _HASHES = re.compile(r"#+|@+")
 _PRINTF = re.compile(r"%(0?)(\d*)d")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .errors import InputError
-from .train import TrainSettings
+from inpaint_core.errors import InputError
+from inpaint_core.training.trainer import TrainSettings
 
 # ema: frames are filled with a moving average of the weights; on blackswan at 3 / 10 minutes it gave +0.6 / +0.25 dB
 # and less flicker (4.57 / 4.41 against 5.29 / 5.19) over the same run's last weights (docs/benchmarks.md).

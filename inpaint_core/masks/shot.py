@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
-from .colour import to_float32
-from .errors import FrameMismatchError, InputError, MaskError, NonFiniteError
-from .image_io import Frame, read_frame, read_spec
-from .masks import DEFAULT_THRESHOLD, choose_mask_channel, hole_from_frame
-from .sequence import format_frame_list, resolve_sequence
+from inpaint_core.io.colour import to_float32
+from inpaint_core.errors import FrameMismatchError, InputError, MaskError, NonFiniteError
+from inpaint_core.io.image_files import Frame, read_frame, read_spec
+from inpaint_core.masks.mattes import DEFAULT_THRESHOLD, choose_mask_channel, hole_from_frame
+from inpaint_core.io.sequence import format_frame_list, resolve_sequence
 
 NONFINITE_POLICIES = ("error", "inpaint")
 _COLOUR_SETS = (("R", "G", "B"), ("r", "g", "b"), ("Y",))
@@ -36,7 +36,7 @@ class ShotSpec:
     # 'inpaint': treat those pixels as holes, so they are filled (and changed).
     nonfinite: str = "error"
     # Single-frame mask: only this frame's matte is read (only it need exist); the others are
-    # propagated from it by inpaint_core.mask_propagation before the job runs. None: every frame's matte.
+    # propagated from it by inpaint_core.training.mask_propagation before the job runs. None: every frame's matte.
     mask_frame: int | None = None
 
 
@@ -72,7 +72,7 @@ class Shot:
         """One frame of the plate in its own pixel type, and its hole (True = remove)."""
         if self.spec.mask_frame is not None and frame != self.spec.mask_frame:
             raise InputError(f"Frame {frame} has no matte: only frame {self.spec.mask_frame} is annotated; "
-                             "propagate its mask first (inpaint_core.mask_propagation).")
+                             "propagate its mask first (inpaint_core.training.mask_propagation).")
         plate = read_frame(self.plate_paths[frame])
         if self.mask_paths is None:
             matte = plate

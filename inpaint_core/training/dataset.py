@@ -11,9 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from .colour import LogEncoding
-from .errors import MaskError
-from .shot import Shot
+from inpaint_core.io.colour import LogEncoding
+from inpaint_core.errors import MaskError
+from inpaint_core.masks.shot import Shot
 
 # The encoding is fitted on a random sample of known pixels of each frame.
 _FIT_SAMPLES_PER_FRAME = 20000

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InputError
+from inpaint_core.errors import InputError
 
 
 @dataclass(frozen=True)

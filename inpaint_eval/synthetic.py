@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import InputError
+from inpaint_core.errors import InputError
 
 OCCLUDERS = ("pole", "blob")
 
@@ -326,8 +326,8 @@ def write_exr_sequence(
     Returns the frame numbers written. Used by the demo and the tests, so they
     work from the same kind of files a compositor hands over.
     """
-    from .image_io import write_frame  # local: synthetic clips need no I/O otherwise
-    from .sequence import SequencePattern
+    from inpaint_core.io.image_files import write_frame  # local: synthetic clips need no I/O otherwise
+    from inpaint_core.io.sequence import SequencePattern
 
     import OpenImageIO as oiio
 

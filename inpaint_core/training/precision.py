@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .errors import InputError
+from inpaint_core.errors import InputError
 
 PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .sampling import Batch, PatchSampler
+from inpaint_core.training.sampling import Batch, PatchSampler
 
 # Batches ready ahead of the step: two hide the draw time; more only holds memory.
 DEPTH = 2

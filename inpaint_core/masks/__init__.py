@@ -1,0 +1,7 @@
+"""A shot (its plate and mattes, checked) and the mattes' holes."""
+
+from inpaint_core.masks.mattes import DEFAULT_THRESHOLD, choose_mask_channel, dilate_hole, hole_from_frame
+from inpaint_core.masks.shot import NONFINITE_POLICIES, Shot, ShotSpec
+
+__all__ = ["DEFAULT_THRESHOLD", "NONFINITE_POLICIES", "Shot", "ShotSpec", "choose_mask_channel", "dilate_hole",
+           "hole_from_frame"]
