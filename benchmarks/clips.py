@@ -11,6 +11,9 @@ no method can see the ground truth under a hole, even by a bug.
   The holes are the swan's own object masks taken from other frames (played
   backwards, so the shape animates), scaled down, and moved along a smooth path
   that never touches the swan of the frame they are put in.
+- ``tennis``: real footage (DAVIS tennis, the first 30 frames of a hand-held
+  shot following a player), with holes made the same way from the player's
+  masks. Defaults are chosen on the other clips; tennis confirms them.
 - ``pan_pole``: procedural camera pan with parallax and a thin pole crossing
   fast (short occlusions).
 - ``tracking_blob``: procedural pan that nearly follows a large blob, so the
@@ -20,6 +23,7 @@ no method can see the ground truth under a hole, even by a bug.
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import shutil
@@ -33,7 +37,12 @@ from inpaint_core.io.image_files import write_frame
 from inpaint_core.io.sequence import SequencePattern
 from inpaint_eval.synthetic import make_clip
 
-DAVIS_DIR = "/work/shared/data/davis-blackswan"
+# The project's real footage lies in shared/data beside the checkout (CI has it only there);
+# INTERNAL_INPAINT_DATA names another folder holding davis-blackswan/ and davis-tennis/.
+DATA_DIR = os.environ.get("INTERNAL_INPAINT_DATA") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data")
+DAVIS_DIR = os.path.join(DATA_DIR, "davis-blackswan")
+TENNIS_DIR = os.path.join(DATA_DIR, "davis-tennis")
 CLIP_WIDTH, CLIP_HEIGHT = 432, 240
 FIRST_FRAME = 1001
 # A hue no clip contains: a hole that leaks into a result shows at once.
@@ -72,7 +81,7 @@ class BenchClip:
 
 def build_clip(name: str, frames: int, cache_dir: str) -> BenchClip:
     """Build one named clip from scratch (a few seconds) and write its EXRs under ``cache_dir``."""
-    builders = {"blackswan": _blackswan, "pan_pole": _pan_pole, "tracking_blob": _tracking_blob}
+    builders = {"blackswan": _blackswan, "tennis": _tennis, "pan_pole": _pan_pole, "tracking_blob": _tracking_blob}
     if name not in builders:
         raise ValueError(f"Unknown benchmark clip {name!r}; choose one of {', '.join(builders)}.")
     description, truth, hole = builders[name](frames)
@@ -87,16 +96,29 @@ def build_clip(name: str, frames: int, cache_dir: str) -> BenchClip:
     return BenchClip(name, description, pattern, numbers, truth, plate, hole)
 
 
-# -- blackswan -----------------------------------------------------------------
+# -- the DAVIS clips -------------------------------------------------------------
 
 
 def _blackswan(frames: int) -> tuple[str, np.ndarray, np.ndarray]:
-    count = min(frames, len(os.listdir(os.path.join(DAVIS_DIR, "frames"))))
-    truth = np.stack([_read_davis_frame(t) for t in range(count)])
-    swans = [_read_davis_mask(t) for t in range(count)]
-    hole = _background_holes(swans)
-    text = (f"DAVIS blackswan, frames 0-{count - 1}, {CLIP_WIDTH}x{CLIP_HEIGHT}, sRGB JPEG to linear half; "
-            "holes: other frames' swan masks at 0.7x moving over the background")
+    return _davis("blackswan", DAVIS_DIR, "jpg", "swan", frames)
+
+
+def _tennis(frames: int) -> tuple[str, np.ndarray, np.ndarray]:
+    return _davis("tennis", TENNIS_DIR, "png", "player", frames)
+
+
+def _davis(name: str, folder: str, extension: str, subject: str, frames: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """A DAVIS clip as truth, with holes of its subject's shape moving over the background only."""
+    frame_folder = os.path.join(folder, "frames")
+    if not os.path.isdir(frame_folder):
+        raise FileNotFoundError(f"The DAVIS {name} clip is not in {folder} (set INTERNAL_INPAINT_DATA to the folder "
+                                f"that holds davis-{name}/).")
+    count = min(frames, len(glob.glob(os.path.join(frame_folder, f"*.{extension}"))))
+    truth = np.stack([_read_davis_frame(folder, t, extension) for t in range(count)])
+    subjects = [_read_davis_mask(folder, t) for t in range(count)]
+    hole = _background_holes(subjects)
+    text = (f"DAVIS {name}, frames 0-{count - 1}, {CLIP_WIDTH}x{CLIP_HEIGHT}, sRGB {extension.upper()} to linear "
+            f"half; holes: other frames' {subject} masks at 0.7x moving over the background")
     return text, truth, hole
 
 
@@ -106,8 +128,8 @@ def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
     return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def _read_davis_frame(t: int) -> np.ndarray:
-    path = os.path.join(DAVIS_DIR, "frames", f"{t:05d}.jpg")
+def _read_davis_frame(folder: str, t: int, extension: str) -> np.ndarray:
+    path = os.path.join(folder, "frames", f"{t:05d}.{extension}")
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"Cannot read {path}")
@@ -116,24 +138,24 @@ def _read_davis_frame(t: int) -> np.ndarray:
     return cv2.resize(linear, (CLIP_WIDTH, CLIP_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
-def _read_davis_mask(t: int) -> np.ndarray:
-    path = os.path.join(DAVIS_DIR, "object_masks", f"{t:05d}.png")
+def _read_davis_mask(folder: str, t: int) -> np.ndarray:
+    path = os.path.join(folder, "object_masks", f"{t:05d}.png")
     mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if mask is None:
         raise FileNotFoundError(f"Cannot read {path}")
     return cv2.resize(mask, (CLIP_WIDTH, CLIP_HEIGHT), interpolation=cv2.INTER_AREA) > 127
 
 
-def _background_holes(swans: list[np.ndarray]) -> np.ndarray:
-    """Per frame: another frame's swan shape, placed near a smooth path, never on this frame's swan."""
-    count = len(swans)
+def _background_holes(subjects: list[np.ndarray]) -> np.ndarray:
+    """Per frame: another frame's subject shape, placed near a smooth path, never on this frame's subject."""
+    count = len(subjects)
     size = 2 * _SWAN_MARGIN + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     holes = np.zeros((count, CLIP_HEIGHT, CLIP_WIDTH), dtype=bool)
     previous: tuple[int, int] | None = None
     for t in range(count):
-        shape = _donor_shape(swans[count - 1 - t])
-        protected = cv2.dilate(swans[t].astype(np.uint8), kernel) > 0
+        shape = _donor_shape(subjects[count - 1 - t])
+        protected = cv2.dilate(subjects[t].astype(np.uint8), kernel) > 0
         # The path: up and down the right of the frame, where the water and bank are free.
         centre = (0.78 * CLIP_WIDTH, CLIP_HEIGHT * (0.5 + 0.25 * math.sin(2 * math.pi * t / 30)))
         previous = _place(shape, protected, centre, previous)

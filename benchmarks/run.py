@@ -63,11 +63,13 @@ class Suite:
     load_iterations: int = 20  # training iterations of each load job
 
 
-# Quick: the real clip at every preset, 1 and 3 minutes; the long-occlusion clip, draft, 1 minute.
+# Quick: blackswan at every preset, 1 and 3 minutes; tennis (which confirms, never tunes) and the long-occlusion
+# clip at the standard preset.
 QUICK = Suite(
     name="quick",
     plans=(
         ClipPlan("blackswan", 30, PRESETS, (1, 3)),
+        ClipPlan("tennis", 30, ("standard",), (1, 3)),
         ClipPlan("tracking_blob", 24, ("standard",), (1,)),
     ),
     train_steps={"standard": 8, "wide": 2},
@@ -79,11 +81,12 @@ QUICK = Suite(
     window_sizes=(10, 20, 40),
 )
 
-# Full: all 50 frames of the real clip and both procedural clips, up to 30 (real) or 10 minutes.
+# Full: all 50 frames of blackswan (up to 30 minutes), the first 30 of tennis and both procedural clips (up to 10).
 FULL = Suite(
     name="full",
     plans=(
         ClipPlan("blackswan", 50, PRESETS, (1, 3, 10, 30)),
+        ClipPlan("tennis", 30, PRESETS, (1, 3, 10)),
         ClipPlan("pan_pole", 24, PRESETS, (1, 3, 10)),
         ClipPlan("tracking_blob", 24, PRESETS, (1, 3, 10)),
     ),
