@@ -51,7 +51,7 @@ _SCORED_FRAMES = 5
 # The job, alone in a fresh process: its peak memory is the job's own.
 _CHILD_JOB = """
 import json, re, resource, sys, time
-from inpaint_core.jobs.single import JobReporter, JobSpec, run_job
+from inpaint_core.jobs import JobReporter, JobSpec, run_job
 from inpaint_core.training.presets import preset_settings
 from inpaint_core.masks.shot import ShotSpec
 pattern, output, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -251,7 +251,9 @@ def frame_size_cost(pattern: str, size: tuple[int, int], shot_frames: int, log: 
     from inpaint_core.io.colour import LogEncoding
     from inpaint_core.training.dataset import TrainingData
     from inpaint_core.training.presets import preset_settings
-    from inpaint_core.jobs.progressive import ProgressiveSettings, RefineTrainer, Scale, plan_scales, refine_crop, resize_frame
+    from inpaint_core.inference.progressive import Scale, plan_scales, resize_frame
+    from inpaint_core.jobs.progressive import ProgressiveSettings
+    from inpaint_core.training.refine import RefineTrainer, refine_crop
     from inpaint_core.training.trainer import Trainer
 
     settings, progressive = preset_settings(PRESET, checkpoint_every=0), ProgressiveSettings()

@@ -1,6 +1,6 @@
 """Load: many clients submitting and watching small jobs at once, on loopback.
 
-A real server (``python -m server.cli serve`` in a child process, so that its
+A real server (``python -m server serve`` in a child process, so that its
 memory is its own; CPU device; a fresh spool) is driven by ``clients``
 threads of this process, each with its own ``InpaintClient``. In each of
 ``rounds`` rounds every client submits one small upload job (the tiny
@@ -35,9 +35,9 @@ import numpy as np
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_eval.synthetic import make_clip
-from server.child_process import serve_command, wait_for_port
-from server.client import InpaintClient, InpaintServiceError
-from server.errors import ServerConfigError
+from internal_inpaint_client.client import InpaintClient, InpaintServiceError
+from server.service.child_process import serve_command, wait_for_port
+from server.service.errors import ServerConfigError
 
 FIRST_FRAME = 1001
 _SERVER_START_S = 120.0
@@ -181,7 +181,7 @@ def _tiny_frames() -> dict[int, np.ndarray]:
 
 
 class _ChildServer:
-    """``python -m server.cli serve`` on a free port with a spool in ``folder``."""
+    """``python -m server serve`` on a free port with a spool in ``folder``."""
 
     def __init__(self, folder: str):
         port_file = os.path.join(folder, "port")

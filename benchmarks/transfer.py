@@ -1,8 +1,8 @@
 """Transfer: upload and download throughput of 2K half RGBA frames through the gRPC service, against raw TCP.
 
-A real server (``server.serve_command.start_server`` with its default
+A real server (``server.service.serve.start_server`` with its default
 settings, a fresh spool) runs in this process on 127.0.0.1, and the client
-library (``server.client.InpaintClient``) talks to it over loopback. Frames
+library (``internal_inpaint_client.client.InpaintClient``) talks to it over loopback. Frames
 are DCI 2K, 2048x1080, RGBA half: 17.7 MB of pixels each. Timed, each the
 best of ``REPEATS`` passes, the passes of the three ways interleaved so that
 a busy neighbour slows them alike:
@@ -45,9 +45,9 @@ from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.io.image_files import read_frame, write_frame
-from server.client import MAX_MESSAGE_BYTES, InpaintClient
-from server.jobs import ServerSettings
-from server.serve_command import start_server
+from internal_inpaint_client.client import MAX_MESSAGE_BYTES, InpaintClient
+from server.service.jobs import ServerSettings
+from server.service.serve import start_server
 
 SIZE_2K = (2048, 1080)  # DCI 2K full container
 CHANNELS = ("R", "G", "B", "A")
@@ -203,7 +203,7 @@ def _download_seconds(client: InpaintClient, job_id: str, frames: dict[int, np.n
 
 def _server_work(frames: dict[int, np.ndarray], folder: str) -> tuple[float, float, float]:
     """Seconds for all frames (best of REPEATS) of what the server does besides moving bytes: SHA-256,
-    and the EXR write (as ``server.uploads`` does it: uncompressed, temp file and rename) and read."""
+    and the EXR write (as ``server.service.uploads`` does it: uncompressed, temp file and rename) and read."""
     os.makedirs(folder, exist_ok=True)
     width, height = SIZE_2K
     spec = oiio.ImageSpec(width, height, len(CHANNELS), oiio.HALF)

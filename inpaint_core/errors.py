@@ -43,5 +43,18 @@ class CheckpointError(InpaintError):
     """A checkpoint is missing, corrupt or belongs to another job."""
 
 
+class OutdatedCheckpoint(CheckpointError):
+    """A checkpoint written by an earlier version, in a format this one does not resume.
+
+    Jobs start over when they meet one (with a warning) instead of failing: it is no fault of the
+    user's, and refusing would leave a farm or a server stuck on a job it could simply run again.
+    """
+
+    def __init__(self, path: str, version: object):
+        self.path, self.version = path, version
+        super().__init__(f"Checkpoint {path} was written by an earlier version of InternalInpaint (checkpoint "
+                         f"format {version}), which this version does not resume; delete it to start over.")
+
+
 class Cancelled(InpaintError):
     """Training was cancelled on request; a checkpoint was saved first."""

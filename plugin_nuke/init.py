@@ -1,16 +1,7 @@
-# InternalInpaint for Nuke: runs when this folder is on NUKE_PATH. Makes the plugin package and the
-# client library (server.client, from this checkout or $INTERNAL_INPAINT_HOME) importable.
-import inspect
-import os
-import sys
+# InternalInpaint for Nuke: runs when this folder is on NUKE_PATH (Nuke puts the folder on sys.path itself).
+# The plugin needs the client distribution in Nuke's Python, installed once with one pip command
+# (README.md): without it, say so at startup; the menu and the node's buttons say it again.
+import internal_inpaint_nuke
 
-try:
-    _here = os.path.dirname(os.path.abspath(__file__))
-except NameError:  # executed without __file__
-    _here = os.path.dirname(os.path.abspath(inspect.getframeinfo(inspect.currentframe()).filename))
-if _here not in sys.path:
-    sys.path.insert(0, _here)
-
-from internal_inpaint_nuke.paths import ensure_client_importable  # noqa: E402
-
-ensure_client_importable(_here)
+if not internal_inpaint_nuke.client_installed():
+    print(f"InternalInpaint: {internal_inpaint_nuke.missing_client_message()}")

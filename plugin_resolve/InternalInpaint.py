@@ -1,9 +1,9 @@
 """InternalInpaint for DaVinci Resolve (Fusion page) and Fusion Studio: a Scripts > Comp script.
 
 Put this file (or a link to it) in Fusion's Scripts/Comp folder; see
-plugin_resolve/README.md. It finds the InternalInpaint checkout from
-INTERNAL_INPAINT_HOME, else from its own location (plugin_resolve/ inside the
-checkout), puts the checkout, its proto/ and plugin_resolve/ on sys.path and
+plugin_resolve/README.md. The plugin itself, ``internal_inpaint_resolve``, is
+installed with the client distribution into the Python Resolve/Fusion uses
+(``python -m pip install <checkout>/client``); this script only imports it and
 opens the dialog. Python 3.9+; needs grpcio, protobuf and numpy, never torch.
 """
 
@@ -20,26 +20,25 @@ def _script_path():
         return sys._getframe().f_code.co_filename
 
 
-def _checkout():
-    """The InternalInpaint checkout: INTERNAL_INPAINT_HOME, else the folder above this script's."""
-    candidates = []
-    home = os.environ.get("INTERNAL_INPAINT_HOME", "").strip()
-    if home:
-        candidates.append(os.path.expanduser(home))
+def _client_folder():
+    """The client distribution beside this script when it is (a link to) the checkout's, else a placeholder."""
     script = _script_path()
     if script and not script.startswith("<"):
-        candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(script))))
-    for root in candidates:
-        if os.path.isfile(os.path.join(root, "server", "client.py")) and os.path.isdir(
-                os.path.join(root, "plugin_resolve", "internal_inpaint_resolve")):
-            return os.path.abspath(root)
-    return None
+        folder = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(script))), "client")
+        if os.path.isfile(os.path.join(folder, "pyproject.toml")):
+            return folder
+    return "/path/to/InternalInpaint/client"
 
 
-def _add_paths(root):
-    for path in (os.path.join(root, "plugin_resolve"), os.path.join(root, "proto"), root):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+def _python():
+    """This Python's executable when it is one (Resolve may report its own), else its version's usual name."""
+    if os.path.basename(sys.executable or "").lower().startswith("python"):
+        return sys.executable
+    return "python{}.{}".format(*sys.version_info[:2])
+
+
+def install_command():
+    return '"{}" -m pip install "{}"'.format(_python(), _client_folder())
 
 
 def _host():
@@ -59,20 +58,18 @@ def _host():
 
 
 def main():
-    root = _checkout()
-    if root is None:
-        print(f"{_PREFIX} Cannot find the InternalInpaint checkout: set INTERNAL_INPAINT_HOME to it "
-              "(the folder with server/ and plugin_resolve/) and run the script again.")
-        return None
-    _add_paths(root)
     fusion, comp, bmd = _host()
     if fusion is None or bmd is None:
         print(f"{_PREFIX} Run this script from Fusion or Resolve's Fusion page (Workspace > Scripts > Comp).")
         return None
     try:
         from internal_inpaint_resolve.dialog import run
+    except ImportError as exc:
+        print(f"{_PREFIX} The InternalInpaint plugin is not installed in this Python ({sys.version.split()[0]}): "
+              f"{exc}. Install it once, with the client, and run the script again: {install_command()}")
+        return None
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback
-        print(f"{_PREFIX} Cannot load the plugin from {root}: {type(exc).__name__}: {exc}")
+        print(f"{_PREFIX} Cannot load the plugin: {type(exc).__name__}: {exc}")
         return None
     return run(fusion, comp, bmd)
 

@@ -1,11 +1,13 @@
 """Generate the Python stubs of the gRPC contract: ``python proto/generate.py``.
 
-The stubs (``*_pb2.py``, ``*_pb2.pyi``, ``*_pb2_grpc.py``) are written next
-to each ``.proto`` under ``proto/`` and checked in, so that a user needs no
-compiler; ``tests/test_proto_stubs.py`` fails when they differ from what this
-script makes, i.e. when someone edited the contract without regenerating (or
-edited a stub by hand). Uses ``grpcio-tools`` (a test dependency); the version
-is pinned in pyproject.toml because the generated text depends on it.
+The stubs (``*_pb2.py``, ``*_pb2.pyi``, ``*_pb2_grpc.py``) of each ``.proto``
+under ``proto/`` are written into the client distribution, ``client/src/``, at
+the same relative path (``internal_inpaint/v1/``, so they import as
+``internal_inpaint.v1``), and checked in, so that a user needs no compiler;
+``tests/test_proto_stubs.py`` fails when they differ from what this script
+makes, i.e. when someone edited the contract without regenerating (or edited a
+stub by hand). Uses ``grpcio-tools`` (a test dependency); the version is pinned
+in pyproject.toml because the generated text depends on it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sys
 
 PROTO_ROOT = os.path.dirname(os.path.abspath(__file__))
+STUBS_ROOT = os.path.join(os.path.dirname(PROTO_ROOT), "client", "src")  # where the stubs are checked in
 
 
 def proto_files(root: str = PROTO_ROOT) -> list[str]:
@@ -42,6 +45,6 @@ def generate(out_dir: str, root: str = PROTO_ROOT) -> list[str]:
 
 
 if __name__ == "__main__":
-    written = generate(PROTO_ROOT)
-    print("\n".join(os.path.join(PROTO_ROOT, name) for name in written))
+    written = generate(STUBS_ROOT)
+    print("\n".join(os.path.join(STUBS_ROOT, name) for name in written))
     sys.exit(0)

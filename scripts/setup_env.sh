@@ -19,7 +19,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/python -m pip install --quiet "torch==2.13.0"
 fi
 echo "Installing InternalInpaint and its dependencies into .venv" >&2
-if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" >.venv/install.log 2>&1; then
+# The client distribution (client/: the client library, the gRPC stubs, the Resolve plugin) goes in first, by
+# path: it is not on PyPI, so the main project cannot name it as a dependency, but the server imports it.
+if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ./client &&
+       .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"; } >.venv/install.log 2>&1; then
     cat .venv/install.log >&2
     echo "Installing InternalInpaint into .venv failed (log above, also in .venv/install.log)." >&2
     exit 1

@@ -1,10 +1,17 @@
-"""Fixtures shared by the server tests: a real server on loopback and a client of it."""
+"""Fixtures shared by the tests: a real server on loopback and a client of it; the Nuke stand-in and plugin."""
 
 from __future__ import annotations
+
+import importlib
+from pathlib import Path
 
 import pytest
 
 from server_support import client_for, local_server
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE_NUKE = ROOT / "tests" / "fake_nuke"  # holds the stand-in module `nuke`
+PLUGIN_NUKE = ROOT / "plugin_nuke"  # the folder a user puts on NUKE_PATH
 
 
 @pytest.fixture
@@ -20,3 +27,25 @@ def client(server):
     with client_for(server) as connected:
         yield connected
         assert connected.server_info().api == "internal_inpaint.v1"
+
+
+@pytest.fixture(scope="session")
+def fake_nuke():
+    """The stand-in ``nuke`` module (tests/fake_nuke), with plugin_nuke/ on sys.path as Nuke puts a NUKE_PATH
+    folder there. The folders stay on sys.path until the session ends: the plugin's modules import each other."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(PLUGIN_NUKE))
+        patch.syspath_prepend(str(FAKE_NUKE))
+        nuke = importlib.import_module("nuke")
+        assert Path(nuke.__file__).parent.parent == FAKE_NUKE, f"not the stand-in: {nuke.__file__}"
+        yield nuke
+
+
+@pytest.fixture(scope="session")
+def nuke_plugin(fake_nuke):
+    """The Nuke plugin's package, ``internal_inpaint_nuke``, imported as Nuke imports it (with the client)."""
+    plugin = importlib.import_module("internal_inpaint_nuke")
+    assert Path(plugin.__file__).parent.parent == PLUGIN_NUKE
+    for name in ("commands", "install", "job", "node", "render"):
+        importlib.import_module(f"internal_inpaint_nuke.{name}")
+    return plugin

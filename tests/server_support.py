@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from inpaint_eval.synthetic import make_clip
-from server.child_process import serve_command, wait_for_port
-from server.client import InpaintClient
-from server.errors import ServerConfigError
-from server.jobs import ServerSettings
-from server.serve_command import RunningServer, start_server
+from internal_inpaint_client.client import InpaintClient
+from server.service.child_process import serve_command, wait_for_port
+from server.service.errors import ServerConfigError
+from server.service.jobs import ServerSettings
+from server.service.serve import RunningServer, start_server
 
 FIRST_FRAME = 1001
 # Small enough that a job of a few dozen iterations takes seconds on 2 CPU cores.

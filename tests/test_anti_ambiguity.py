@@ -130,7 +130,7 @@ def test_an_absurd_weight_is_refused():
 def test_the_grpc_contract_carries_it_with_the_time_budget():
     from internal_inpaint.v1 import inpaint_pb2 as pb
 
-    from server.specs import train_settings
+    from server.service.specs import train_settings
 
     settings = train_settings(pb.TrainingSettings(preset="draft", anti_ambiguity=0.1, time_budget_minutes=2.5))
     assert settings.anti_ambiguity == pytest.approx(0.1) and settings.time_budget == pytest.approx(150.0)

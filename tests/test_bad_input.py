@@ -29,11 +29,11 @@ from inpaint_core.errors import (
     SequenceError,
 )
 from inpaint_core.io.image_files import read_frame, write_frame
-from inpaint_core.jobs.single import WORK_FOLDER, JobSpec, run_job
+from inpaint_core.jobs import WORK_FOLDER, JobSpec, run_job
 from inpaint_core.masks.shot import ShotSpec
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from inpaint_core.training.trainer import TrainSettings
-from server.cli import main
+from server.commands.cli import main
 
 FIRST = 1001
 FRAMES = 4

@@ -1,4 +1,4 @@
-"""server.child_process: waiting for a child server's port, and its failures."""
+"""server.service.child_process: waiting for a child server's port, and its failures."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from server.child_process import serve_command, wait_for_port
-from server.errors import ServerConfigError
+from server.service.child_process import serve_command, wait_for_port
+from server.service.errors import ServerConfigError
 
 
 def test_the_command_serves_on_a_free_port_and_reports_it():
     command = serve_command("/spool", "/tmp/port", "--workers", "2", device="cuda")
-    assert command[:3] == [sys.executable, "-m", "server.cli"] and command[3] == "serve"
+    assert command[:3] == [sys.executable, "-m", "server"] and command[3] == "serve"
     assert command[command.index("--port") + 1] == "0" and command[command.index("--port-file") + 1] == "/tmp/port"
     assert command[command.index("--device") + 1] == "cuda" and command[-2:] == ["--workers", "2"]
 

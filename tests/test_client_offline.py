@@ -9,15 +9,21 @@ from __future__ import annotations
 import ast
 import hashlib
 import pathlib
+import sys
 
 import grpc
 import numpy as np
 import pytest
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from server import client as c
+from internal_inpaint_client import client as c
+from internal_inpaint_client import plugin_support as support
 
 SOURCE = pathlib.Path(c.__file__)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Everything the client distribution installs into a host's Python (Nuke 14 runs 3.9): the library, the stubs and
+# the Resolve plugin (the Nuke plugin and the Fusion script are checked by their own tests).
+PY39_SOURCES = sorted((ROOT / "client" / "src").rglob("*.py"))
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
 
@@ -92,17 +98,56 @@ def frames_of(n=3, shape=(3, 4, 4), dtype=np.float16):
 
 # --- portability -------------------------------------------------------------------------------
 
-def test_parses_as_python_3_9():
-    ast.parse(SOURCE.read_text(), filename=str(SOURCE), feature_version=(3, 9))
+@pytest.mark.parametrize("path", PY39_SOURCES, ids=[str(p.relative_to(ROOT)) for p in PY39_SOURCES])
+def test_parses_as_python_3_9(path):
+    ast.parse(path.read_text(), filename=str(path), feature_version=(3, 9))
+
+
+def test_the_python_3_9_check_covers_the_client_distribution():
+    names = {p.relative_to(ROOT).as_posix() for p in PY39_SOURCES}
+    assert {"client/src/internal_inpaint_client/client.py", "client/src/internal_inpaint_client/reuse_key.py",
+            "client/src/internal_inpaint_client/plugin_support.py", "client/src/internal_inpaint/v1/inpaint_pb2.py",
+            "client/src/internal_inpaint_resolve/job.py"} <= names
+    assert SOURCE.relative_to(ROOT).as_posix() in names
 
 
 def test_imports_only_grpc_protobuf_numpy_and_stdlib():
-    allowed = {"__future__", "hashlib", "random", "time", "typing", "grpc", "numpy", "internal_inpaint"}
+    allowed = {"__future__", "hashlib", "random", "time", "typing", "grpc", "numpy", "internal_inpaint",
+               "internal_inpaint_client"}
     tree = ast.parse(SOURCE.read_text())
     roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
              for alias in node.names}
     roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert roots <= allowed, roots - allowed
+
+
+def test_plugin_support_is_standard_library_only():
+    """The Resolve plugin imports it before grpc is needed, the Nuke plugin at Nuke's start."""
+    path = SOURCE.parent / "plugin_support.py"
+    tree = ast.parse(path.read_text())
+    roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert roots <= set(sys.stdlib_module_names) | {"__future__"}, roots
+
+
+def test_plugin_support_helpers(tmp_path):
+    assert support.environment_token({}) is None and support.environment_token({support.TOKEN_VARIABLE: ""}) is None
+    assert support.environment_token({"INTERNAL_INPAINT_TOKEN": "s3cret"}) == "s3cret"
+    assert support.serve_command("/jobs") == "internal-inpaint serve --allow-root /jobs"
+    assert support.serve_command() == "internal-inpaint serve --allow-root DIR"
+    assert c.DEFAULT_ADDRESS == support.DEFAULT_ADDRESS == "127.0.0.1:50051"
+    folder = tmp_path / "render"
+    folder.mkdir()
+    files = [folder / "plate.0001.exr", folder / "plate.0002.exr"]
+    for path in files:
+        path.write_bytes(b"x")
+    support.discard(str(folder), [str(p) for p in files] + [str(folder / "never_written.exr")])
+    assert not folder.exists()  # the files, then the folder they left empty
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "other").write_bytes(b"x")
+    support.discard(str(kept), [])
+    assert (kept / "other").exists()  # a folder with anything else in it stays
 
 
 # --- bytes and chunks --------------------------------------------------------------------------

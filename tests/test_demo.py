@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from inpaint_core.io.image_files import read_frame
-from server.cli import main
+from server.commands.cli import main
 
 SMALL = ["--frames", "4", "--size", "64x48", "--iterations", "3", "--device", "cpu"]
 

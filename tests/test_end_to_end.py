@@ -11,11 +11,11 @@ import pytest
 from inpaint_eval.baselines import telea_fill
 from inpaint_core.io.image_files import read_frame, write_frame
 from inpaint_eval.metrics import psnr_in_mask
-from inpaint_core.jobs.single import JobSpec, run_job
+from inpaint_core.jobs import JobSpec, run_job
 from inpaint_core.masks.shot import ShotSpec
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from inpaint_core.training.trainer import TrainSettings
-from server.cli import main
+from server.commands.cli import main
 
 TINY_TRAINING = TrainSettings(width=16, two_stage=False, iterations=300, batch_size=8, crop_size=64, learning_rate=2e-3)
 

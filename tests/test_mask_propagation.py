@@ -12,18 +12,13 @@ import torch
 
 from inpaint_core.errors import InputError, MaskError
 from inpaint_core.io.image_files import read_frame, write_frame
-from inpaint_core.training.mask_propagation import (
-    MaskPropagator,
-    PropagationSettings,
-    check_annotation,
-    propagate_masks,
-    write_mattes,
-)
-from inpaint_core.jobs.single import JobReporter, JobSpec, run_job
+from inpaint_core.jobs import JobReporter, JobSpec, run_job
+from inpaint_core.masks.propagation import check_annotation, write_mattes
+from inpaint_core.training.mask_propagation import MaskPropagator, PropagationSettings, propagate_masks
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from inpaint_core.training.trainer import TrainSettings
-from server.cli import main
+from server.commands.cli import main
 
 # Small enough for seconds on 2 CPU cores; enough to learn a flat-coloured blob.
 FAST = PropagationSettings(iterations=60, width=8, crop_size=64, batch_size=6, learning_rate=2e-3)
@@ -170,7 +165,7 @@ def test_mask_frame_outside_the_range_is_refused_before_any_work(tmp_path, blob_
 
 def test_cli_run_with_mask_frame(tmp_path, blob_clip, monkeypatch, capsys):
     # The CLI uses the propagation's default settings; fewer iterations keep this test fast.
-    monkeypatch.setattr("inpaint_core.jobs.single.PropagationSettings",
+    monkeypatch.setattr("inpaint_core.jobs.run.PropagationSettings",
                         lambda seed: replace(FAST, iterations=10, seed=seed))
     plate, matte = _write_shot_with_one_matte(tmp_path, blob_clip, 1012)
     output = str(tmp_path / "out" / "clean.####.exr")

@@ -164,7 +164,7 @@ def test_openjd_run_matches_local_commands(plate, tmp_path):
     openjd = _openjd()
     if openjd is None:
         pytest.skip("the openjd CLI is not installed (pip install openjd-cli)")
-    cli = [sys.executable, "-m", "server.cli"]
+    cli = [sys.executable, "-m", "server"]
     shot = ["--input", str(plate), "--mask-channel", "A", "--frames", FRAMES, "--window-size", "6", "--overlap", "2",
             "--preset", "draft", "--iterations", "3"]
 
@@ -227,7 +227,7 @@ def test_plan_step_refuses_a_wrong_window_range(plate, tmp_path):
     params = {
         "Plate": str(plate), "Frames": FRAMES, "Output": str(tmp_path / "out" / "clean.####.exr"),
         "JobDir": str(tmp_path / "job"), "WindowSize": "6", "Overlap": "2", "Preset": "draft",
-        "WindowRange": "0-2", "InternalInpaint": shlex.join([sys.executable, "-m", "server.cli"]),
+        "WindowRange": "0-2", "InternalInpaint": shlex.join([sys.executable, "-m", "server"]),
     }
     cmd = _openjd_run(openjd, params, "--step", "Plan")
     done = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)

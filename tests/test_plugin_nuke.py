@@ -2,6 +2,7 @@
 
 The fake renders for real (EXR files through OpenImageIO), runs main-thread calls only when the
 test pumps them (as Nuke's event loop would), and raises when another thread touches a knob.
+The fake and the plugin are imported by fixtures (tests/conftest.py: fake_nuke, nuke_plugin).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import ast
 import os
 import runpy
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,23 +25,37 @@ from server_support import client_for, local_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "plugin_nuke"
-sys.path[:0] = [str(ROOT / "tests" / "fake_nuke"), str(PLUGIN)]
-
-import nuke  # noqa: E402  (the fake)
-
-import internal_inpaint_nuke  # noqa: E402
-from internal_inpaint_nuke import commands, job, node as ii  # noqa: E402
-from internal_inpaint_nuke.paths import ensure_client_importable  # noqa: E402
-
+FAKE_NUKE = ROOT / "tests" / "fake_nuke"
 FIRST, FRAMES, WIDTH, HEIGHT = 1001, 4, 48, 32
 RGBA = ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"]
 
 
 @pytest.fixture(autouse=True)
-def session():
-    nuke.reset()
-    yield
-    assert nuke.thread_violations == []  # the worker never touched a knob or a node
+def nuke(fake_nuke, nuke_plugin):
+    """The stand-in nuke, reset for each test; the plugin is imported (and its sys.path set up) first."""
+    fake_nuke.reset()
+    yield fake_nuke
+    assert fake_nuke.thread_violations == []  # the worker never touched a knob or a node
+
+
+@pytest.fixture
+def plugin(nuke_plugin):
+    return nuke_plugin
+
+
+@pytest.fixture
+def ii(nuke_plugin):
+    return nuke_plugin.node
+
+
+@pytest.fixture
+def job(nuke_plugin):
+    return nuke_plugin.job
+
+
+@pytest.fixture
+def commands(nuke_plugin):
+    return nuke_plugin.commands
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +81,25 @@ def clip_frames(seed: int = 0):
     return clip.plate, clip.mask.astype(np.float32)
 
 
+def _host():
+    """The stand-in nuke and the plugin's modules for the helpers below (imported by the fixtures first)."""
+    import internal_inpaint_nuke
+    import nuke
+    from internal_inpaint_nuke import commands, node
+
+    return nuke, internal_inpaint_nuke, node, commands
+
+
 def source(planes: np.ndarray, channels):
+    nuke, _, _, _ = _host()
     node = nuke.nodes.ArraySource()
     node.set_frames({FIRST + t: planes[t] for t in range(len(planes))}, channels)
     return node
 
 
 def inpaint_node(plate, folder, address, matte=None, **knobs):
-    group = internal_inpaint_nuke.create_node()
+    _, plugin, ii, _ = _host()
+    group = plugin.create_node()
     group.setInput(0, plate)
     if matte is not None:
         group.setInput(1, matte)
@@ -83,9 +110,10 @@ def inpaint_node(plate, folder, address, matte=None, **knobs):
     return group
 
 
-def press(group, button=ii.INPAINT_BUTTON, timeout=90.0):
+def press(group, button=None, timeout=90.0):
     """Click a button as the artist would, then let the main thread run until the node's job is over."""
-    group[button].execute()
+    nuke, _, ii, commands = _host()
+    group[button or ii.INPAINT_BUTTON].execute()
     nuke.run_until(lambda: group.fullName() not in commands._RUNS, timeout)
     return group[ii.STATUS].value()
 
@@ -100,6 +128,7 @@ def read_half(path: str) -> tuple:
 
 
 def clean_files(group):
+    nuke, _, ii, _ = _host()
     read = group.node(ii.READ)
     pattern, first, last = read["file"].value(), read["first"].value(), read["last"].value()
     return [nuke._frame_path(pattern, f) for f in range(first, last + 1)]
@@ -125,7 +154,7 @@ def test_plugin_parses_as_python_3_9_and_imports_nothing_heavy(path):
     assert not {name.split(".")[0] for name in imported} & HEAVY
 
 
-def test_init_and_menu_register_a_toolbar_command_that_builds_the_node():
+def test_init_and_menu_register_a_toolbar_command_that_builds_the_node(nuke, ii):
     runpy.run_path(str(PLUGIN / "init.py"))
     runpy.run_path(str(PLUGIN / "menu.py"))
     item = nuke.menu("Nodes").findItem("InternalInpaint/InternalInpaint")
@@ -147,22 +176,55 @@ def test_init_and_menu_register_a_toolbar_command_that_builds_the_node():
     assert nuke.toNode("InternalInpaint2") is not None
 
 
-def test_init_puts_the_checkout_or_internal_inpaint_home_on_sys_path(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in (str(ROOT), str(ROOT / "proto"))])
-    assert ensure_client_importable(str(PLUGIN), environ={}, importable=lambda: True) == []
-    assert ensure_client_importable(str(PLUGIN), environ={}, importable=lambda: False) == [str(ROOT), str(ROOT / "proto")]
-    assert sys.path[:2] == [str(ROOT), str(ROOT / "proto")]
-    home = tmp_path / "install"
-    (home / "server").mkdir(parents=True)
-    (home / "server" / "client.py").write_text("")
-    (home / "proto").mkdir()
-    added = ensure_client_importable(str(PLUGIN), environ={"INTERNAL_INPAINT_HOME": str(home)}, importable=lambda: True)
-    assert added == [str(home), str(home / "proto")] and sys.path[:2] == added
+def test_no_plugin_file_edits_sys_path():
+    """Nuke puts the NUKE_PATH folder on sys.path; the client is installed into Nuke's Python with pip."""
+    for path in PLUGIN_SOURCES:
+        tree = ast.parse(path.read_text())
+        uses = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
+                and isinstance(n.value, ast.Name) and n.value.id == "sys"]
+        assert uses == [], f"{path.relative_to(ROOT)} uses sys.path on lines {uses}"
+
+
+def test_without_the_client_the_plugin_says_the_pip_command_to_run():
+    """In a Nuke whose Python lacks the client: init.py, the menu command and a saved node's buttons say so."""
+    code = """if True:
+        import runpy, sys
+        sys.modules["internal_inpaint_client"] = None  # not installed: every import of it fails
+        runpy.run_path("init.py")
+        runpy.run_path("menu.py")
+        import nuke
+        nuke.menu("Nodes").findItem("InternalInpaint/InternalInpaint").invoke()
+        print("MESSAGE", nuke.messages)
+        group = nuke.nodes.Group()
+        group.addKnob(nuke.Text_Knob("status", "status", ""))
+        import internal_inpaint_nuke
+        internal_inpaint_nuke.inpaint(group)
+        print("STATUS", group["status"].value())
+        print("MODULES", sorted(m for m in ("grpc", "internal_inpaint_nuke.node") if m in sys.modules))
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE_NUKE), str(PLUGIN)])}  # as NUKE_PATH would
+    done = subprocess.run([sys.executable, "-c", code], cwd=PLUGIN, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    command = f'-m pip install "{ROOT / "client"}"'
+    lines = {line.split(" ", 1)[0]: line for line in done.stdout.splitlines()}
+    assert lines["InternalInpaint:"].startswith("InternalInpaint: The InternalInpaint client library cannot be imported")
+    assert command in lines["InternalInpaint:"] and "restart Nuke" in lines["InternalInpaint:"]
+    assert command in lines["MESSAGE"]  # the menu command opens a dialog instead of a node
+    assert lines["STATUS"].startswith("STATUS Error: The InternalInpaint client") and command in lines["STATUS"]
+    assert lines["MODULES"] == "MODULES []"  # nothing of the plugin that needs the client was imported
+
+
+def test_the_install_command_names_nukes_python_and_this_checkouts_client(plugin):
+    install = plugin.install
+    python = os.path.join(os.path.dirname(sys.executable), "python.exe" if os.name == "nt" else "python")
+    assert install.install_command() == f'"{python}" -m pip install "{ROOT / "client"}"'
+    assert install.client_installed()
 
 
 # -- errors that never reach the server ---------------------------------------------------------
 
-def test_input_problems_are_reported_on_the_node(tmp_path):
+def test_input_problems_are_reported_on_the_node(tmp_path, ii):
     group = inpaint_node(None, tmp_path, "127.0.0.1:1")
     assert press(group).startswith("Error: Connect the plate")
     plate, _ = clip_frames()
@@ -175,7 +237,7 @@ def test_input_problems_are_reported_on_the_node(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_server_down_is_a_status_message(tmp_path, monkeypatch, capsys):
+def test_server_down_is_a_status_message(tmp_path, monkeypatch, capsys, job):
     monkeypatch.setattr(job, "CONNECT_TIMEOUT", 1.0)
     plate, mask = clip_frames()
     group = inpaint_node(source(np.concatenate([plate, mask[..., None]], -1), RGBA), tmp_path,
@@ -188,7 +250,8 @@ def test_server_down_is_a_status_message(tmp_path, monkeypatch, capsys):
 
 # -- end to end with a real server --------------------------------------------------------------
 
-def test_inpaint_reads_back_a_clean_plate_then_reuses_it_until_settings_change(server, client, job_root):
+def test_inpaint_reads_back_a_clean_plate_then_reuses_it_until_settings_change(server, client, job_root, nuke,
+                                                                               ii):
     plate, mask = clip_frames()
     rgba = np.concatenate([plate, mask[..., None]], -1)
     folder = job_root / "alpha"
@@ -229,7 +292,7 @@ def test_inpaint_reads_back_a_clean_plate_then_reuses_it_until_settings_change(s
     assert all(os.path.isfile(p) for p in clean_files(group)) and len(os.listdir(folder)) == 2
 
 
-def test_a_separate_matte_input_replaces_the_plates_alpha(server, job_root):
+def test_a_separate_matte_input_replaces_the_plates_alpha(server, job_root, ii):
     plate, mask = clip_frames(seed=1)
     solid = np.ones(plate.shape[:3] + (1,), np.float32)  # a plate whose alpha is no matte at all
     matte = np.repeat(mask[..., None], 3, axis=-1)
@@ -247,7 +310,7 @@ def test_a_separate_matte_input_replaces_the_plates_alpha(server, job_root):
         assert np.all(output["rgba.alpha"] == 1.0)  # the node's output keeps the plate's own alpha
 
 
-def test_a_full_matte_fails_with_the_servers_reason(server, job_root):
+def test_a_full_matte_fails_with_the_servers_reason(server, job_root, ii):
     plate, _ = clip_frames()
     full = np.ones(plate.shape[:3] + (1,), np.float32)
     group = inpaint_node(source(np.concatenate([plate, full], -1), RGBA), job_root / "full", f"127.0.0.1:{server.port}")
@@ -266,7 +329,7 @@ def test_a_job_folder_outside_the_allowed_roots_says_how_to_start_the_server(ser
 
 
 @pytest.mark.parametrize("how", ["button", "progress bar"])
-def test_cancel_mid_training(server, client, job_root, how):
+def test_cancel_mid_training(server, client, job_root, how, nuke, ii, commands):
     plate, mask = clip_frames()
     group = inpaint_node(source(np.concatenate([plate, mask[..., None]], -1), RGBA), job_root / how.replace(" ", "_"),
                          f"127.0.0.1:{server.port}", **{ii.ITERATIONS: 100_000})
@@ -285,7 +348,8 @@ def test_cancel_mid_training(server, client, job_root, how):
     assert group.node(ii.SWITCH)["which"].value() == 0
 
 
-def test_a_reopened_script_follows_its_running_job_and_can_cancel_it(server, client, job_root):
+def test_a_reopened_script_follows_its_running_job_and_can_cancel_it(server, client, job_root, nuke, ii,
+                                                                     commands):
     plate, mask = clip_frames()
     rgba = np.concatenate([plate, mask[..., None]], -1)
     address, folder = f"127.0.0.1:{server.port}", job_root / "reopened"
@@ -310,7 +374,7 @@ def test_a_reopened_script_follows_its_running_job_and_can_cancel_it(server, cli
     assert len(os.listdir(folder)) == 1  # the follower's own render was not kept
 
 
-def test_the_reuse_key_ignores_header_stamps_but_not_pixels_or_settings(tmp_path):
+def test_the_reuse_key_ignores_header_stamps_but_not_pixels_or_settings(tmp_path, job):
     from internal_inpaint_nuke.render import Settings
 
     pixels = np.random.default_rng(0).random((8, 8, 4)).astype(np.float16)

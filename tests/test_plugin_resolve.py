@@ -1,4 +1,5 @@
-"""The Resolve/Fusion plugin (plugin_resolve/) against a stand-in Fusion (tests/fake_fusion) and a real local server.
+"""The Resolve/Fusion plugin (plugin_resolve/InternalInpaint.py and its package internal_inpaint_resolve, installed
+with the client from client/src) against a stand-in Fusion (tests/fake_fusion) and a real local server.
 
 The fake comp renders for real (its Saver writes EXRs through OpenImageIO, its
 Loader reads them back), so the end-to-end tests check the promise itself: the
@@ -22,19 +23,16 @@ from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from fake_fusion import FakeBMD, FakeComp, FakeFusion, read_rgba, split_sequence_name
 from inpaint_eval.synthetic import make_clip
+from internal_inpaint_resolve import comp_io, dialog as dlg, job
 from server_support import client_for, local_server
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGIN = ROOT / "plugin_resolve"
-ENTRY = PLUGIN / "InternalInpaint.py"
-if str(PLUGIN) not in sys.path:
-    sys.path.insert(0, str(PLUGIN))
-
-from internal_inpaint_resolve import comp_io, dialog as dlg, job  # noqa: E402
+ENTRY = ROOT / "plugin_resolve" / "InternalInpaint.py"
+PACKAGE = ROOT / "client" / "src" / "internal_inpaint_resolve"
 
 FIRST, FRAMES, WIDTH, HEIGHT = 1001, 4, 48, 32
 LAST = FIRST + FRAMES - 1
-PLUGIN_FILES = sorted(PLUGIN.rglob("*.py"))
+PLUGIN_FILES = [ENTRY] + sorted(PACKAGE.rglob("*.py"))
 
 
 # -- fixtures -------------------------------------------------------------------------
@@ -182,13 +180,21 @@ def test_plugin_imports_no_heavy_modules(path):
 
 
 def test_importing_the_plugin_and_client_loads_no_torch():
-    code = ("import sys; sys.path[:0] = [{!r}, {!r}, {!r}]; "
-            "import internal_inpaint_resolve.dialog, server.client; "
-            "print(sorted(m for m in ('torch', 'OpenImageIO', 'cv2', 'inpaint_core') if m in sys.modules))"
-            ).format(str(PLUGIN), str(ROOT / "proto"), str(ROOT))
+    code = ("import sys; "
+            "import internal_inpaint_resolve.dialog, internal_inpaint_client.client; "
+            "print(sorted(m for m in ('torch', 'OpenImageIO', 'cv2', 'inpaint_core') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_plugin_is_installed_with_the_client_and_edits_no_sys_path():
+    assert Path(job.__file__).resolve().parent == PACKAGE  # the editable install of client/
+    for path in PLUGIN_FILES:
+        tree = ast.parse(path.read_text())
+        uses = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path"
+                and isinstance(n.value, ast.Name) and n.value.id == "sys"]
+        assert uses == [], f"{path.relative_to(ROOT)} uses sys.path on lines {uses}"
 
 
 # -- host-independent logic --------------------------------------------------------------
@@ -258,7 +264,7 @@ def test_progress_text_from_events():
 
 
 def test_error_text():
-    from server.client import InpaintServiceError, JobCancelled, JobFailed
+    from internal_inpaint_client.client import InpaintServiceError, JobCancelled, JobFailed
 
     denied = InpaintServiceError(grpc.StatusCode.PERMISSION_DENIED, "The plate /x/p.####.exr is outside the roots.")
     text = job.describe_error(denied, "127.0.0.1:50051", "/x/jobs")
@@ -398,7 +404,6 @@ def test_entry_script_renders_submits_and_adds_the_clean_loader(inpaint_server, 
     fusion, bmd = FakeFusion(comp), FakeBMD()
     monkeypatch.setenv("INTERNAL_INPAINT_ADDRESS", address_of(inpaint_server))
     monkeypatch.setenv("INTERNAL_INPAINT_JOBS", str(job_root / "entry"))
-    monkeypatch.setattr(sys, "path", list(sys.path))
     seen = {}
 
     def driver(disp):
@@ -578,15 +583,21 @@ def test_bad_matte_is_a_status_message(inpaint_server, job_root, clip):
     assert dialog.result_loader is None and dialog.items["Start"].Enabled
 
 
-def test_entry_script_without_a_checkout_says_so(tmp_path, monkeypatch, capsys):
+def test_a_copied_entry_script_needs_no_checkout_and_says_the_pip_command_without_the_plugin(tmp_path, monkeypatch,
+                                                                                           capsys):
     copied = tmp_path / "Scripts" / "Comp" / "InternalInpaint.py"
     copied.parent.mkdir(parents=True)
     copied.write_text(ENTRY.read_text())
-    monkeypatch.delenv("INTERNAL_INPAINT_HOME", raising=False)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    runpy.run_path(str(copied), init_globals={"fu": FakeFusion(), "comp": None, "bmd": FakeBMD()})
-    assert "set INTERNAL_INPAINT_HOME" in capsys.readouterr().out
-    # With INTERNAL_INPAINT_HOME, a copied script finds the checkout (and says there is no comp).
-    monkeypatch.setenv("INTERNAL_INPAINT_HOME", str(ROOT))
+    # The plugin is installed (with the client): a copy anywhere opens it (and says there is no comp).
     runpy.run_path(str(copied), init_globals={"fu": FakeFusion(), "comp": None, "bmd": FakeBMD()})
     assert "No comp is open" in capsys.readouterr().out
+    # Not installed in this Python: the one pip command to run, with a placeholder for a copy's checkout...
+    monkeypatch.setitem(sys.modules, "internal_inpaint_resolve", None)
+    monkeypatch.setitem(sys.modules, "internal_inpaint_resolve.dialog", None)
+    runpy.run_path(str(copied), init_globals={"fu": FakeFusion(), "comp": None, "bmd": FakeBMD()})
+    out = capsys.readouterr().out
+    assert "not installed in this Python" in out
+    assert f'"{sys.executable}" -m pip install "/path/to/InternalInpaint/client"' in out
+    # ...and the checkout's own client folder when the script is the checkout's (or a link to it).
+    runpy.run_path(str(ENTRY), init_globals={"fu": FakeFusion(), "comp": None, "bmd": FakeBMD()})
+    assert f'-m pip install "{ROOT / "client"}"' in capsys.readouterr().out

@@ -14,11 +14,10 @@ from inpaint_core.training.boundary_sampling import BoundarySampler, PatchBank, 
 from inpaint_core.errors import Cancelled, InputError
 from inpaint_core.io.image_files import read_frame
 from inpaint_eval.metrics import psnr_in_mask
-from inpaint_core.jobs.single import JobReporter, JobSpec, run_job
-from inpaint_core.jobs.progressive import (
-    ProgressiveSettings, RefineTrainer, Scale, hole_box, plan_scales, refine_crop, refine_with_prior, resize_frame,
-    upsample_box, wants_progressive,
-)
+from inpaint_core.inference.progressive import Scale, hole_box, plan_scales, refine_with_prior, resize_frame, upsample_box
+from inpaint_core.jobs import JobReporter, JobSpec, run_job
+from inpaint_core.jobs.progressive import ProgressiveSettings, wants_progressive
+from inpaint_core.training.refine import RefineTrainer, refine_crop
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from inpaint_core.training.trainer import TrainSettings
@@ -230,7 +229,7 @@ def test_progressive_settings_are_checked():
 
 
 def test_cli_passes_the_progressive_mode(tmp_path):
-    from server.cli import main
+    from server.commands.cli import main
 
     write_exr_sequence(make_clip(frames=2, width=64, height=40), str(tmp_path / "plate.####.exr"))
     common = ["run", "-i", str(tmp_path / "plate.####.exr"), "--preset", "draft", "--iterations", "2", "--quiet",

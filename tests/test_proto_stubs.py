@@ -1,4 +1,4 @@
-"""The checked-in gRPC stubs are exactly what proto/generate.py makes from the .proto files."""
+"""The checked-in gRPC stubs (client/src/internal_inpaint) are exactly what proto/generate.py makes from the .proto files."""
 
 from __future__ import annotations
 
@@ -25,10 +25,17 @@ def test_checked_in_stubs_match_the_contract(tmp_path):
     generated = generator.generate(str(tmp_path))
     assert generated, "no .proto files found under proto/"
     for name in generated:
-        with open(tmp_path / name, "rb") as fresh, open(os.path.join(ROOT, "proto", name), "rb") as checked_in:
+        with open(tmp_path / name, "rb") as fresh, open(os.path.join(generator.STUBS_ROOT, name), "rb") as checked_in:
             assert fresh.read() == checked_in.read(), (
-                f"proto/{name} is stale or was edited by hand: run `python proto/generate.py` and commit the result."
+                f"client/src/{name} is stale or was edited by hand: run `python proto/generate.py` and commit the "
+                "result."
             )
+
+
+def test_stubs_are_written_into_the_client_distribution():
+    generator = _generator()
+    assert generator.STUBS_ROOT == os.path.join(ROOT, "client", "src")
+    assert generator.proto_files() == [os.path.join("internal_inpaint", "v1", "inpaint.proto")]
 
 
 def test_the_client_library_imports_without_torch_or_image_libraries():
@@ -37,7 +44,7 @@ def test_the_client_library_imports_without_torch_or_image_libraries():
         "import sys\n"
         "for name in ('torch', 'OpenImageIO', 'cv2', 'inpaint_core'):\n"
         "    sys.modules[name] = None  # any import of these now fails\n"
-        "import server.client as c\n"
+        "import internal_inpaint_client.client as c\n"
         "print(c.DEFAULT_ADDRESS)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

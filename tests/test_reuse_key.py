@@ -1,4 +1,4 @@
-"""server/reuse_key.py: the key both plugins reuse a finished result under."""
+"""internal_inpaint_client/reuse_key.py (client/src): the key both plugins reuse a finished result under."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from server import reuse_key as module
-from server.reuse_key import exr_pixel_parts, reuse_key
+from internal_inpaint_client import reuse_key as module
+from internal_inpaint_client.reuse_key import exr_pixel_parts, reuse_key
 
 SOURCE = Path(module.__file__)
 SETTINGS = {"preset": "draft", "iterations": 0, "seed": 0, "frames": "1-2"}

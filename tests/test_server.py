@@ -14,8 +14,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.io.image_files import read_frame
-from server.client import InpaintClient, JobCancelled
-from server.errors import SpoolLocked
+from internal_inpaint_client.client import InpaintClient, JobCancelled
+from server.service.errors import SpoolLocked
 from server_support import (
     ChildServer,
     client_for,

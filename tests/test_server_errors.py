@@ -27,9 +27,9 @@ from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.io.image_files import MAX_SIDE, write_frame
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
-from server.client import InpaintClient, InpaintServiceError, JobFailed
-from server.errors import ServerConfigError
-from server.security import is_loopback
+from internal_inpaint_client.client import InpaintClient, InpaintServiceError, JobFailed
+from server.service.errors import ServerConfigError
+from server.service.security import is_loopback
 from server_support import (
     FIRST_FRAME,
     HEIGHT,

@@ -13,7 +13,7 @@ from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.io.image_files import read_frame
 from inpaint_core.training.mask_propagation import PropagationSettings
-from server.client import InpaintServiceError
+from internal_inpaint_client.client import InpaintServiceError
 from server_support import FIRST_FRAME, tiny_frames
 
 # The server uses the propagation's default settings; fewer iterations keep the test fast.
@@ -30,7 +30,7 @@ def one_thread():
 
 
 def test_a_job_with_mask_frame_inpaints_the_propagated_mattes(client, server, monkeypatch, one_thread):
-    monkeypatch.setattr("inpaint_core.jobs.single.PropagationSettings", lambda seed: replace(_FAST, seed=seed))
+    monkeypatch.setattr("inpaint_core.jobs.run.PropagationSettings", lambda seed: replace(_FAST, seed=seed))
     frames = tiny_frames()
     annotated = FIRST_FRAME + 2
     for frame, pixels in frames.items():  # only the annotated frame's matte may matter

@@ -8,10 +8,10 @@ import subprocess
 import grpc
 import pytest
 
-from server import security
-from server.client import InpaintClient, InpaintServiceError
-from server.jobs import ServerSettings
-from server.serve_command import start_server
+from internal_inpaint_client.client import InpaintClient, InpaintServiceError
+from server.service import security
+from server.service.jobs import ServerSettings
+from server.service.serve import start_server
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_an_absurd_weight_is_refused():
 
 @pytest.mark.parametrize("option", [["--stabilisation", "0.2"], ["--anti-ambiguity", "0.1"]])
 def test_the_command_line_switches_the_regularisers_on(tmp_path, option):
-    from server.cli import main
+    from server.commands.cli import main
 
     write_exr_sequence(make_clip(frames=3, width=48, height=32), str(tmp_path / "plate.####.exr"))
     assert main(["run", "--input", str(tmp_path / "plate.####.exr"), "--output", str(tmp_path / "out" / "c.####.exr"),

@@ -19,7 +19,9 @@ from inpaint_core.model.losses import masked_l1
 from inpaint_core.model.generator import InpaintGenerator
 from inpaint_core.training.presets import PRESET_INFO, PRESETS, preset_settings
 from inpaint_core.training.sampling import PatchSampler
-from inpaint_core.training.trainer import Progress, Trainer, TrainSettings, load_checkpoint
+from inpaint_core.training.checkpoints import load_checkpoint
+from inpaint_core.training.loop import Progress
+from inpaint_core.training.trainer import Trainer, TrainSettings
 
 CPU = torch.device("cpu")
 
@@ -431,7 +433,7 @@ def test_the_host_plugins_offer_the_library_presets():
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parent.parent
-    for path in ("plugin_nuke/internal_inpaint_nuke/node.py", "plugin_resolve/internal_inpaint_resolve/job.py"):
+    for path in ("client/src/internal_inpaint_client/plugin_support.py",):  # both plugins take the list from there
         tree = ast.parse((root / path).read_text())
         listed = next(ast.literal_eval(n.value) for n in tree.body
                       if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PRESETS")

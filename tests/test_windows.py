@@ -11,10 +11,10 @@ import pytest
 from inpaint_core.jobs import windowed
 from inpaint_core.errors import Cancelled, InputError
 from inpaint_core.io.image_files import read_frame
-from inpaint_core.jobs.single import JobReporter, run_job
+from inpaint_core.jobs import JobReporter, run_job
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
 from inpaint_core.jobs.windows import Window, blend_weights, plan_windows
-from server.cli import main
+from server.commands.cli import main
 
 
 @pytest.mark.parametrize("count,size,overlap", [(10, 6, 2), (100, 40, 8), (41, 40, 8), (7, 10, 3), (30, 5, 4), (9, 3, 0)])

@@ -9,6 +9,11 @@ from inpaint_core.io.colour import LogEncoding, from_float32
 from inpaint_core.model.generator import InpaintGenerator
 
 
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """An (N, C, H, W) array on the device, channels-last like the models' weights."""
+    return torch.from_numpy(array).to(device).contiguous(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
 def fill_encoded(model: InpaintGenerator, encoded: np.ndarray, hole: np.ndarray, device: torch.device) -> np.ndarray:
     """The network's reconstruction of one frame, in the encoding: (H, W, C) float32."""

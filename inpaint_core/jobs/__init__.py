@@ -1,5 +1,10 @@
-"""Whole jobs: check the shot, train, fill and write every frame (single-scale, progressive, windowed)."""
+"""Whole jobs: check the shot, train, fill and write every frame (single-scale, progressive, windowed).
 
-from inpaint_core.jobs.single import WORK_FOLDER, JobReporter, JobResult, JobSpec, plan_outputs, run_job
+types.py at the bottom (spec, result, reporter, context, the shared steps); single.py (single-scale) and
+progressive.py above it, never importing each other; windowed.py for farm jobs; run.py (``run_job``) on top.
+"""
 
-__all__ = ["WORK_FOLDER", "JobReporter", "JobResult", "JobSpec", "plan_outputs", "run_job"]
+from inpaint_core.jobs.run import run_job
+from inpaint_core.jobs.types import WORK_FOLDER, JobContext, JobReporter, JobResult, JobSpec, plan_outputs
+
+__all__ = ["WORK_FOLDER", "JobContext", "JobReporter", "JobResult", "JobSpec", "plan_outputs", "run_job"]

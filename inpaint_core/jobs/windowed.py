@@ -23,7 +23,7 @@ import numpy as np
 
 from inpaint_core.errors import Cancelled, InputError
 from inpaint_core.io.image_files import read_frame, write_frame
-from inpaint_core.jobs.single import JobReporter, JobResult, JobSpec, plan_outputs
+from inpaint_core.jobs.types import JobReporter, JobResult, JobSpec, plan_outputs
 from inpaint_core.training.presets import preset_settings
 from inpaint_core.io.sequence import SequencePattern, format_frame_list
 from inpaint_core.masks.shot import Shot, ShotSpec
@@ -49,12 +49,14 @@ class WindowedPlan:
     windows: list[Window] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The plan as plan.json holds it, with its version."""
         values = asdict(self)
         values["windows"] = [list(w.frames) for w in self.windows]
         return {"version": PLAN_VERSION, **values}
 
     @classmethod
     def from_dict(cls, values: dict) -> "WindowedPlan":
+        """A plan read from plan.json; one of another version is refused: its windows may mean something else."""
         values = dict(values)
         if values.pop("version", None) != PLAN_VERSION:
             raise InputError("The job folder's plan.json was written by another version; plan the job again.")
@@ -87,6 +89,7 @@ def create_plan(job_dir: str, plan: WindowedPlan) -> WindowedPlan:
 
 
 def load_plan(job_dir: str) -> WindowedPlan:
+    """The job folder's plan, with a message saying what to do when there is none or it is damaged."""
     path = os.path.join(job_dir, PLAN_FILE)
     try:
         with open(path) as handle:
@@ -98,12 +101,14 @@ def load_plan(job_dir: str) -> WindowedPlan:
 
 
 def window(plan: WindowedPlan, index: int) -> Window:
+    """Window ``index`` of the plan; a wrong index names the ones there are."""
     if not 0 <= index < len(plan.windows):
         raise InputError(f"Window {index} does not exist: this job has windows 0-{len(plan.windows) - 1}.")
     return plan.windows[index]
 
 
 def window_dir(job_dir: str, index: int) -> str:
+    """The folder of window ``index``: its frames, its checkpoint, its done marker."""
     return os.path.join(job_dir, "windows", f"{index:03d}")
 
 
@@ -120,10 +125,12 @@ def window_job(job_dir: str, plan: WindowedPlan, index: int, device: str = "auto
 
 
 def window_done(job_dir: str, index: int) -> bool:
+    """Whether the window's done marker is there (written last, so its frames are complete)."""
     return os.path.exists(os.path.join(window_dir(job_dir, index), "done.json"))
 
 
 def mark_window_done(job_dir: str, index: int, result: JobResult) -> None:
+    """Write the window's done marker, atomically, once its frames are all on disk."""
     _write_json(os.path.join(window_dir(job_dir, index), "done.json"),
                 {"frames": result.frames, "iterations": result.iterations, "final_loss": result.final_loss})
 

@@ -15,6 +15,7 @@ patch reduced by the scale step and enlarged again) and asks for the patch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -76,7 +77,7 @@ class PatchBank:
             self.holes[slot] = hole[y : y + self.crop, x : x + self.crop]
             self.centres[slot] = (cy, cx)
 
-    def encode(self, encode) -> None:
+    def encode(self, encode: Callable[[np.ndarray], np.ndarray]) -> None:
         """Replace the held linear colour by its encoding, in place, holes zeroed."""
         for i in range(self.count):
             self.images[i] = encode(self.images[i]) * ~self.holes[i][..., None]

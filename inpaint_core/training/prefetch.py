@@ -1,8 +1,8 @@
 """Batches drawn on a background thread, so training never waits for data.
 
-On the CPU a batch costs ~2 ms against a ~300 ms step; on a GPU a step of the
-draft net takes a few milliseconds, and drawing the next batch in the same
-thread would leave the GPU idle a large part of the time. Numpy's slicing
+On the CPU a batch costs little beside a step; on a GPU a step of the small
+nets is so short that drawing the next batch in the same thread would leave
+the GPU idle a large part of the time (docs/benchmarks.md has the figures). Numpy's slicing
 and copying release the GIL, so the thread runs beside the step.
 
 Reproducibility is kept: only this thread draws from the sampler's generator,

@@ -5,7 +5,7 @@ benchmark (docs/benchmarks.md): on a CPU the cost of an iteration, not the
 iteration count, decides what a run achieves, so 'draft', 'standard' and
 'final' share the paper's one-stage "BaseModel" at small width and differ in
 how long they train. 'wide' is the paper's two-stage "RefineModel" at a
-larger width: a GPU's preset, over 40x slower per step than the others on a CPU.
+larger width: a GPU's preset, many times slower per step than the others on a CPU.
 
 A preset's iteration count is a ceiling; the time budget usually ends the
 run. Giving an iteration count (``preset_settings(name, iterations=N)``, the
@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from inpaint_core.errors import InputError
 from inpaint_core.training.trainer import TrainSettings
 
-# ema: frames are filled with a moving average of the weights; on blackswan at 3 / 10 minutes it gave +0.6 / +0.25 dB
-# and less flicker (4.57 / 4.41 against 5.29 / 5.19) over the same run's last weights (docs/benchmarks.md).
-# hole_focus: half the crops cover the area the holes pass through; on blackswan at 10 minutes +0.20 / +0.69 dB
-# (seeds 0 / 1) at the same iteration count, +0.27 dB at 30 minutes; 0.9 did worse (22.74 against 23.04 dB).
+# ema: frames are filled with a moving average of the weights: a net trained fast on a CPU budget jitters from
+# step to step, its average does not, and it filled better with less flicker than the last weights.
+# hole_focus: half the crops cover the area the holes pass through, where the net has to be good; all of them
+# (0.9 was tried) starves it of the rest of the frame. The measurements are in docs/benchmarks.md.
 _SMALL_NET = dict(width=16, two_stage=False, batch_size=8, crop_size=96, learning_rate=2e-3, iterations=1_000_000,
                   ema=0.99, hole_focus=0.5)
 

@@ -2,12 +2,18 @@
 
 ``node`` builds the Group and its knobs, ``render`` renders the inputs through its Write (main
 thread), ``job`` talks to the server in a worker thread, ``commands`` is what the buttons call.
-Needs only the client library (grpcio, protobuf, numpy), never torch or image libraries.
+Needs only the client distribution (internal_inpaint_client: grpcio, protobuf, numpy), never torch or
+image libraries; without it, ``install`` stands in and every entry point says the pip command to run.
 """
 
 from __future__ import annotations
 
-from .commands import cancel, inpaint
-from .node import NODE_NAME, create_node
+from .install import client_installed, missing_client_message
 
-__all__ = ["NODE_NAME", "cancel", "create_node", "inpaint"]
+if client_installed():
+    from .commands import cancel, inpaint
+    from .node import NODE_NAME, create_node
+else:
+    from .install import NODE_NAME, cancel, create_node, inpaint
+
+__all__ = ["NODE_NAME", "cancel", "client_installed", "create_node", "inpaint", "missing_client_message"]

@@ -14,25 +14,24 @@ import traceback
 from typing import Callable, Iterable, Optional, Tuple
 
 import nuke
+from internal_inpaint_client.plugin_support import CONNECT_TIMEOUT, discard, environment_token, serve_command
+from internal_inpaint_client.reuse_key import reuse_key as shared_reuse_key
 
 from . import node as ii
-from .render import InputProblem, Previous, Rendered, Settings, discard, frame_path
+from .install import missing_client_message
+from .render import InputProblem, Previous, Rendered, Settings, frame_path
 
 KEY_VERSION = "internal-inpaint-nuke/1"
-CONNECT_TIMEOUT = 5.0  # seconds to wait for the server before saying it is not there
 CANCEL_POLL = 0.2  # seconds between looks at the progress bar's cancel button
-TOKEN_VARIABLE = "INTERNAL_INPAINT_TOKEN"
+CLIENT_MODULE = "internal_inpaint_client.client"
 
 
 def load_client():
-    """The client library, or an ImportError that says how to install it into Nuke's Python."""
+    """The client library (grpc is imported with it), or an ImportError that names the pip command to run."""
     try:
-        from server import client
+        from internal_inpaint_client import client
     except ImportError as error:
-        raise ImportError(
-            f"The InternalInpaint client library cannot be imported ({error}). Install grpcio, protobuf and "
-            "numpy into Nuke's Python and put plugin_nuke on NUKE_PATH from a checkout, or set "
-            "INTERNAL_INPAINT_HOME (see plugin_nuke/README.md).") from None
+        raise ImportError(missing_client_message(str(error))) from None
     return client
 
 
@@ -41,20 +40,15 @@ def connect(client_module, address: str, **options):
     options.setdefault("timeout", 30.0)
     options.setdefault("retries", 3)
     options.setdefault("backoff", 0.5)
-    return client_module.InpaintClient(address, token=os.environ.get(TOKEN_VARIABLE) or None, **options)
+    return client_module.InpaintClient(address, token=environment_token(), **options)
 
 
 def reuse_key(files: Iterable[str], settings: Settings) -> str:
     """SHA-256 over the rendered inputs' pixels and the settings that change the result.
 
-    The hashing is ``server.reuse_key`` (shared with the Resolve plugin); KEY_VERSION and the
-    fields keep the keys of nodes saved by earlier versions of this plugin valid.
+    The hashing is ``internal_inpaint_client.reuse_key`` (shared with the Resolve plugin); KEY_VERSION
+    and the fields keep the keys of nodes saved by earlier versions of this plugin valid.
     """
-    try:
-        from server.reuse_key import reuse_key as shared_reuse_key
-    except ImportError:
-        load_client()  # raises the ImportError that says how to make the checkout importable
-        raise
     fields = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
               "mask_channel": settings.mask_channel, "frames": settings.frames}
     return shared_reuse_key(files, fields, version=KEY_VERSION)
@@ -139,7 +133,7 @@ class JobRun:
                     client.wait_until_ready(CONNECT_TIMEOUT)
                 except client_module.InpaintServiceError:
                     raise ServerDown(f"No InternalInpaint server answers at {settings.address}: start one with "
-                                     f"`internal-inpaint serve --allow-root {settings.job_folder}`.") from None
+                                     f"`{serve_command(settings.job_folder)}`.") from None
                 output, frames = rendered.output, settings.frames
                 job_id = self._running_job(client, client_module, key)
                 if job_id:  # the same inputs are still being worked on: follow that job
@@ -295,4 +289,4 @@ class JobRun:
 
 def _loaded_client():
     """The client module if it was imported (an ImportError of it is reported like other errors)."""
-    return sys.modules.get("server.client")
+    return sys.modules.get(CLIENT_MODULE)

@@ -13,14 +13,11 @@ submissions of the script never run it.
 
 from __future__ import annotations
 
-import os
-
 import nuke
+from internal_inpaint_client.plugin_support import DEFAULT_ADDRESS, DEFAULT_JOB_FOLDER, PRESETS
 
-NODE_NAME = "InternalInpaint"
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-DEFAULT_JOB_FOLDER = os.path.join("~", "internal_inpaint_jobs")
-PRESETS = ("draft", "standard", "final", "wide")  # the server's presets: 3/10/30 min, wide = GPU
+from .install import NODE_NAME
+
 RANGE_MODES = ("input", "project", "custom")
 
 # Internal nodes.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 import nuke
+from internal_inpaint_client.plugin_support import discard
 
 from . import node as ii
 
@@ -143,16 +144,3 @@ def render_inputs(group, settings: Settings) -> Rendered:
         write["disable"].setValue(True)
         proxy.setValue(was_proxy)
     return Rendered(folder=folder, plate=pattern, output=os.path.join(folder, "clean.####.exr"), files=files)
-
-
-def discard(folder: str, files: List[str]) -> None:
-    """Remove rendered inputs nobody will use, and their folder if that leaves it empty (any thread)."""
-    for path in files:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-    try:
-        os.rmdir(folder)
-    except OSError:
-        pass

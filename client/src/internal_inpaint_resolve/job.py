@@ -1,9 +1,10 @@
 """The plugin's host-independent side: settings, job folders, the server job, progress and error text.
 
 Nothing here touches Fusion, so it runs (and is tested) anywhere. The client
-library (``server.client``: grpcio, protobuf, numpy) is imported only when a
-job is started, so the dialog still opens, and says what to install, in a
-Python that lacks it. The reuse key (``server.reuse_key``) is standard library only.
+library (``internal_inpaint_client.client``: grpcio, protobuf, numpy) is imported
+only when a job is started, so the dialog still opens, and says what to install,
+in a Python where grpc is broken. The reuse key and ``plugin_support`` (shared with
+the Nuke plugin) are standard library only.
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from server.reuse_key import reuse_key
+from internal_inpaint_client.plugin_support import CONNECT_TIMEOUT, DEFAULT_ADDRESS, DEFAULT_JOB_FOLDER, PRESETS
+from internal_inpaint_client.plugin_support import discard  # noqa: F401 - the dialog's, with the rest from here
+from internal_inpaint_client.plugin_support import environment_token, serve_command
+from internal_inpaint_client.reuse_key import reuse_key
 
 PREFIX = "[InternalInpaint]"
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-DEFAULT_JOB_FOLDER = os.path.join("~", "internal_inpaint_jobs")
-PRESETS = ("draft", "standard", "final", "wide")  # the server's presets: 3/10/30 min, wide = GPU
 DEFAULT_PRESET = "standard"
 PLATE_NAME = "plate.####.exr"
 CLEAN_NAME = "clean.####.exr"
 PADDING = 4
-CONNECT_TIMEOUT = 5.0
 # Bump when what is rendered, or how it is keyed, changes: keys remembered in comps then stop matching.
 KEY_VERSION = "internal-inpaint-resolve/1"
 
@@ -35,7 +35,6 @@ UPLOADING, QUEUED, TRAINING, INFERRING, DONE, FAILED, CANCELLED = range(1, 8)
 _STATE_WORDS = {UPLOADING: "Uploading", QUEUED: "Queued", TRAINING: "Training", INFERRING: "Writing frames",
                 DONE: "Done", FAILED: "Failed", CANCELLED: "Cancelled"}
 
-_PIP = "pip install \"grpcio>=1.80.1\" \"protobuf>=6.31.1\" numpy"
 
 
 class PluginError(Exception):
@@ -219,33 +218,20 @@ def sequence_files(pattern_path: str, first: int, last: int) -> List[str]:
     return [sequence_file(pattern_path, f) for f in range(first, last + 1)]
 
 
-def discard(folder: str, files: Iterable[str]) -> None:
-    """Remove rendered inputs no job will read, and their folder if that leaves it empty."""
-    for path in files:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-    try:
-        os.rmdir(folder)
-    except OSError:
-        pass
-
-
 # -- the client library --------------------------------------------------------------
 
 
 def client_module() -> Any:
-    """``server.client``, or a PluginError saying what to install in the host's Python."""
+    """``internal_inpaint_client.client``, or a PluginError saying what to install in the host's Python."""
     try:
-        from server import client
+        from internal_inpaint_client import client
     except ImportError as exc:
         import sys
 
         raise PluginError(
             f"The InternalInpaint client cannot be imported in this Python ({sys.version.split()[0]}, "
-            f"{sys.executable}): {exc}. Install its needs into the Python Resolve/Fusion uses: {_PIP}; "
-            "and set INTERNAL_INPAINT_HOME to the InternalInpaint checkout."
+            f"{sys.executable}): {exc}. Install it again, with its dependencies, into the Python Resolve/Fusion "
+            "uses: python -m pip install /path/to/InternalInpaint/client."
         ) from None
     return client
 
@@ -262,7 +248,7 @@ def describe_error(exc: BaseException, address: str = "", job_folder: str = "") 
     kind = type(exc).__name__
     code = _status_code_name(exc)
     message = " ".join(str(exc).split()) or kind
-    serve = f"internal-inpaint serve --allow-root {job_folder}" if job_folder else "internal-inpaint serve --allow-root DIR"
+    serve = serve_command(job_folder)
     if kind == "JobCancelled":
         return f"Cancelled: {message}"
     if kind == "JobFailed":
@@ -383,7 +369,7 @@ class JobRunner:
                 self._client = self._factory(self.settings.address)
             else:
                 module = client_module()
-                token = self.settings.token or os.environ.get("INTERNAL_INPAINT_TOKEN") or None
+                token = self.settings.token or environment_token()
                 self._client = module.InpaintClient(self.settings.address, token=token, timeout=30.0, retries=2,
                                                     backoff=0.2)
         return self._client
@@ -402,7 +388,7 @@ class JobRunner:
         client.wait_until_ready(timeout=self.connect_timeout)
         info = client.server_info()
         folder = self.settings.job_folder
-        serve = f"internal-inpaint serve --allow-root {folder}"
+        serve = serve_command(folder)
         if not info.path_mode:
             raise PluginError(f"The server at {self.settings.address} does not accept file paths (path mode is off): "
                               f"restart it with `{serve}`.")

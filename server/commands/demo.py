@@ -13,14 +13,14 @@ import shutil
 
 import numpy as np
 
-from inpaint_eval.baselines import telea_fill
-from inpaint_core.io.display import contact_sheet, mask_overlay, to_display_uint8, write_png_rgb
 from inpaint_core.errors import InputError, OutputError
-from inpaint_core.io.image_files import read_frame
+from inpaint_core.io import read_frame
+from inpaint_core.io.display import contact_sheet, mask_overlay, to_display_uint8, write_png_rgb
+from inpaint_core.jobs import JobSpec
+from inpaint_core.masks import ShotSpec
+from inpaint_core.training import preset_settings
+from inpaint_eval.baselines import telea_fill
 from inpaint_eval.metrics import psnr_in_mask
-from inpaint_core.jobs.single import JobSpec
-from inpaint_core.training.presets import preset_settings
-from inpaint_core.masks.shot import ShotSpec
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
 
 from .console import EXIT_OK, run_job_with_console, run_reporting_errors, say

@@ -20,8 +20,7 @@ import numpy as np
 import OpenImageIO as oiio
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.io.image_files import write_frame
-from inpaint_core.io.sequence import SequencePattern
+from inpaint_core.io import SequencePattern, write_frame
 
 from .errors import InvalidRequest, LimitExceeded, OutputExists
 from .specs import PLATE_NAME, frame_bytes, pixel_dtype

@@ -13,13 +13,10 @@ import numpy as np
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.errors import InpaintError
-from inpaint_core.io.image_files import MAX_SIDE
-from inpaint_core.masks.mattes import DEFAULT_THRESHOLD
-from inpaint_core.jobs.single import JobSpec
-from inpaint_core.training.presets import PRESETS, preset_settings
-from inpaint_core.io.sequence import format_frame_list, parse_frame_range
-from inpaint_core.masks.shot import ShotSpec
-from inpaint_core.training.trainer import TrainSettings
+from inpaint_core.io import MAX_SIDE, format_frame_list, parse_frame_range
+from inpaint_core.jobs import JobSpec
+from inpaint_core.masks import DEFAULT_THRESHOLD, ShotSpec
+from inpaint_core.training import PRESETS, TrainSettings, preset_settings
 
 from .errors import InvalidRequest, LimitExceeded
 

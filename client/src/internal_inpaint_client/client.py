@@ -17,7 +17,8 @@ import grpc
 import numpy as np
 from internal_inpaint.v1 import inpaint_pb2, inpaint_pb2_grpc
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
+from internal_inpaint_client.plugin_support import DEFAULT_ADDRESS
+
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _FALLBACK_CHUNK = 1024 * 1024
 _CHUNK_HEADROOM = 64 * 1024  # room for a chunk's other fields inside one message

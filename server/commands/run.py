@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from inpaint_core.jobs import windowed
 from inpaint_core.device import DEVICE_CHOICES
 from inpaint_core.errors import InputError
-from inpaint_core.jobs.single import JobSpec
-from inpaint_core.training.presets import preset_settings
+from inpaint_core.jobs import JobSpec, windowed
 from inpaint_core.jobs.progressive import MODES as PROGRESSIVE_MODES
+from inpaint_core.training import preset_settings
 
 from .console import EXIT_OK, emit_json, run_job_with_console, run_reporting_errors, say
 from .shot_options import add_log_options, add_shot_options, shot_spec, training_overrides

@@ -18,10 +18,9 @@ from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.errors import InpaintError
-from inpaint_core.io.image_files import read_frame
-from inpaint_core.io.sequence import SequencePattern
+from inpaint_core.io import SequencePattern, read_frame
+from server import __version__
 
-from . import __version__
 from .errors import InvalidRequest, JobWasCancelled, ServiceError, WrongJobState, is_disk_full, spool_full_message
 from .jobs import JobManager
 from .specs import OUTPUT_NAME, pixel_dtype

@@ -22,12 +22,12 @@ import cv2
 import numpy as np
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.io.display import to_display_uint8
 from inpaint_core.errors import Cancelled, InpaintError, OutputError
-from inpaint_core.jobs.single import JobReporter, plan_outputs, run_job
-from inpaint_core.io.sequence import resolve_sequence
-from inpaint_core.masks.shot import Shot
-from inpaint_core.training.trainer import Progress
+from inpaint_core.io import resolve_sequence
+from inpaint_core.io.display import to_display_uint8
+from inpaint_core.jobs import JobReporter, plan_outputs, run_job
+from inpaint_core.masks import Shot
+from inpaint_core.training import Progress
 
 from . import specs
 from .errors import (InvalidRequest, JobNotFound, JobWasCancelled, LimitExceeded, OutputExists, WrongJobState,

@@ -12,8 +12,8 @@ from typing import Callable
 from tqdm import tqdm
 
 from inpaint_core.errors import Cancelled, CheckpointError, InpaintError, InputError, OutputError
-from inpaint_core.jobs.single import JobReporter, JobResult, JobSpec, run_job
-from inpaint_core.training.trainer import Progress
+from inpaint_core.jobs import JobReporter, JobResult, JobSpec, run_job
+from inpaint_core.training import Progress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_OUTPUT, EXIT_CHECKPOINT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 

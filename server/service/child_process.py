@@ -18,7 +18,7 @@ from .errors import ServerConfigError
 
 def serve_command(spool: str, port_file: str, *extra: str, device: str = "cpu") -> list[str]:
     """The command line of a server on a free port that writes that port to ``port_file``."""
-    return [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--spool", spool, "--device", device,
+    return [sys.executable, "-m", "server", "serve", "--port", "0", "--spool", spool, "--device", device,
             "--port-file", port_file, *extra]
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 
 from inpaint_core.jobs import windowed
-from inpaint_core.masks.shot import Shot
 from inpaint_core.jobs.windows import plan_windows
+from inpaint_core.masks import Shot
 
 from .console import EXIT_OK, emit_json, run_reporting_errors
 from .shot_options import add_log_options, add_shot_options, shot_spec, training_overrides

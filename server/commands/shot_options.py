@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from inpaint_core.masks.mattes import DEFAULT_THRESHOLD
+from inpaint_core.io import parse_frame_range
+from inpaint_core.masks import DEFAULT_THRESHOLD, NONFINITE_POLICIES, ShotSpec
+from inpaint_core.training import PRESETS, describe_presets
 from inpaint_core.training.precision import PRECISION_CHOICES
-from inpaint_core.training.presets import PRESETS, describe_presets
-from inpaint_core.io.sequence import parse_frame_range
-from inpaint_core.masks.shot import NONFINITE_POLICIES, ShotSpec
 
 LOG_FORMATS = ("text", "json")
 

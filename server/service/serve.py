@@ -1,4 +1,4 @@
-"""`internal-inpaint serve`: the long-lived gRPC server that owns the device.
+"""The long-lived gRPC server that owns the device (`internal-inpaint serve`, server/commands/serve.py).
 
 Loopback only unless told otherwise; any other address needs a token (and
 takes TLS certificates). SIGTERM or Ctrl-C drain: no new calls, the running
@@ -7,7 +7,6 @@ job is checkpointed and queued again, and the next start resumes it.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -87,63 +86,24 @@ def start_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 
     return RunningServer(server, manager, health_servicer, bound)
 
 
-def add_parser(commands: argparse._SubParsersAction, exit_codes: str) -> None:
-    parser = commands.add_parser(
-        "serve", help="run the inpainting server (gRPC) for host plugins and farm clients",
-        description=__doc__.split("\n\n")[0], epilog=exit_codes, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1: this machine only; others need a token)")
-    parser.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one)")
-    parser.add_argument("--spool", default=DEFAULT_SPOOL, help=f"jobs, frames and checkpoints (default {DEFAULT_SPOOL})")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--allow-root", action="append", default=[], metavar="DIR",
-                        help="enable path mode for sequences under DIR (repeatable); without it, frames must be uploaded")
-    parser.add_argument("--token-file", help=f"file whose first line is the token clients must send "
-                                             f"(or set {security.TOKEN_ENV}); required off loopback")
-    parser.add_argument("--tls-cert", help="PEM certificate chain, to serve TLS")
-    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
-    parser.add_argument("--checkpoint-every", type=int, default=100, metavar="N",
-                        help="save a job's checkpoint every N iterations (default 100)")
-    parser.add_argument("--retention-hours", type=float, default=168.0,
-                        help="delete finished jobs this long after they end (default 168 = a week)")
-    parser.add_argument("--max-finished-jobs", type=int, default=200,
-                        help="keep at most this many finished jobs, deleting the oldest (default 200)")
-    parser.add_argument("--max-waiting-jobs", type=int, default=64, help="refuse new jobs beyond this many waiting")
-    parser.add_argument("--rpc-threads", type=_at_least_8, default=64, metavar="N",
-                        help="threads serving calls (default 64); each client watching a job holds one, and "
-                             "watchers may take three quarters of them (more watch by polling, a little later)")
-    parser.add_argument("--port-file", help="write the bound port to this file once listening (for scripts)")
-    parser.set_defaults(handler=run)
-
-
-def _at_least_8(text: str) -> int:
-    value = int(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"must be at least 8 (got {value})")
-    return value
-
-
-def run(args: argparse.Namespace) -> int:
+def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 50051, token_file: str | None = None,
+          tls_cert: str | None = None, tls_key: str | None = None, workers: int = 64,
+          port_file: str | None = None) -> int:
+    """Serve until SIGTERM or Ctrl-C, then drain; the exit code (2 when the settings are refused)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = ServerSettings(
-        spool=args.spool, device=args.device, checkpoint_every=args.checkpoint_every,
-        retention_hours=args.retention_hours, max_finished_jobs=args.max_finished_jobs,
-        max_waiting_jobs=args.max_waiting_jobs, allowed_roots=args.allow_root,
-    )
     try:
-        token = security.read_token(args.token_file)
-        credentials = security.server_credentials(args.tls_cert, args.tls_key)
-        running = start_server(settings, args.host, args.port, token, credentials, workers=args.rpc_threads)
+        token = security.read_token(token_file)
+        credentials = security.server_credentials(tls_cert, tls_key)
+        running = start_server(settings, host, port, token, credentials, workers=workers)
     except (ServerConfigError, SpoolLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    if args.port_file:
-        _write_port_file(args.port_file, running.port)
-    log.info("serving internal_inpaint.v1 on %s:%d (device %s, spool %s%s)", args.host, running.port,
+    if port_file:
+        _write_port_file(port_file, running.port)
+    log.info("serving internal_inpaint.v1 on %s:%d (device %s, spool %s%s)", host, running.port,
              running.manager.device_name, running.manager.spool.root,
              ", path mode under " + ", ".join(running.manager.roots.roots) if running.manager.roots.enabled else "")
     while not stop.wait(1.0):

@@ -1,0 +1,233 @@
+"""What every kind of job shares: its spec and result, its reporter, its context, and the steps all of them take.
+
+The bottom of the jobs layer: single-scale, progressive and windowed jobs
+build on this module and never on each other, and ``run_job`` (run.py) sits
+on top. A JobContext carries what a running job needs (the spec, the checked
+shot, the output paths, the device, where news and cancellation come from,
+where the checkpoint goes) so that the steps take one argument instead of a
+handful that every caller has to pass on in the same order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from inpaint_core.errors import Cancelled, OutdatedCheckpoint, OutputError
+from inpaint_core.io.image_files import write_frame
+from inpaint_core.io.sequence import SequencePattern, format_frame_list
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.dataset import TrainingData
+from inpaint_core.training.loop import Progress, TrainingLoop
+from inpaint_core.training.mask_propagation import PropagationSettings
+from inpaint_core.training.trainer import TrainSettings
+
+WORK_FOLDER = ".internal_inpaint"
+
+# fill(index in the shot, plate pixels, plate colour as float32, hole) -> the frame's pixels, filled
+FillFrame = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class JobSpec:
+    """What to do: the shot, where the results go, how to train; everything a job needs from its caller."""
+
+    shot: ShotSpec
+    output: str  # pattern, e.g. 'clean.####.exr'
+    train: TrainSettings = field(default_factory=TrainSettings)
+    device: str = "auto"
+    work_dir: str | None = None  # checkpoints; default: a hidden folder beside the outputs
+    resume: bool = False
+    overwrite: bool = False
+    # Single-frame mask (shot.mask_frame): the propagation's settings; None = its defaults with train.seed.
+    propagation: PropagationSettings | None = None
+    # Large frames: 'auto' (on above 2048 px or a shot too big for memory), 'on' or 'off'; see progressive.py.
+    progressive: str = "auto"
+    progressive_base: int = 1024  # long side of the progressive base scale, in pixels
+
+
+@dataclass
+class JobResult:
+    """What a finished job did, for the caller's summary."""
+
+    frames: list[int]
+    outputs: list[str]
+    filled_frames: int  # frames with a hole, filled by the network
+    copied_frames: int  # frames without a hole, written unchanged
+    iterations: int
+    final_loss: float
+    hole_fraction: float
+    device: str
+    checkpoint: str | None
+    train_seconds: float
+    total_seconds: float
+
+
+class JobReporter:
+    """Receives a job's news; the default ignores it. Subclass to show it."""
+
+    def stage(self, message: str) -> None:
+        """A step of the job begins (reading, training, writing)."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should know, that does not stop the job."""
+
+    def progress(self, progress: Progress) -> None:
+        """One training iteration is done."""
+
+    def frame_written(self, frame: int, path: str, done: int, total: int) -> None:
+        """One output frame is on disk."""
+
+
+@dataclass
+class JobContext:
+    """A running job: its spec, the checked shot and everything its steps need besides."""
+
+    spec: JobSpec
+    shot: Shot
+    outputs: dict[int, str]  # output path per frame (plan_outputs)
+    device: torch.device
+    reporter: JobReporter = field(default_factory=JobReporter)
+    should_cancel: Callable[[], bool] | None = None
+    preview_every: int = 0  # iterations between progress previews; 0 = none
+    started: float = field(default_factory=time.monotonic)
+
+    @cached_property
+    def checkpoint(self) -> str:
+        """The job's checkpoint path in its work folder; the folder is made on first use, not before."""
+        return checkpoint_path(self.spec, self.outputs)
+
+    def seconds(self) -> float:
+        """Since the job started."""
+        return time.monotonic() - self.started
+
+
+def plan_outputs(pattern: str, shot: Shot, overwrite: bool) -> dict[int, str]:
+    """Output path per frame, refusing to write over inputs, or over anything without ``overwrite``."""
+    sequence = SequencePattern.parse(pattern)
+    outputs = {frame: sequence.path(frame) for frame in shot.frames}
+    inputs = set(map(os.path.realpath, shot.plate_paths.values()))
+    if shot.mask_paths:
+        inputs |= set(map(os.path.realpath, shot.mask_paths.values()))
+    clashes = [f for f, p in outputs.items() if os.path.realpath(p) in inputs]
+    if clashes:
+        raise OutputError(
+            f"Output {pattern!r} would overwrite input files (frames {format_frame_list(clashes)}); "
+            "choose another output path. Inputs are never overwritten."
+        )
+    existing = [f for f, p in outputs.items() if os.path.exists(p)]
+    if existing and not overwrite:
+        raise OutputError(
+            f"{len(existing)} output files exist already (frames {format_frame_list(existing)}, e.g. "
+            f"{outputs[existing[0]]}); pass --overwrite to replace them."
+        )
+    folder = os.path.dirname(os.path.abspath(outputs[shot.frames[0]]))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Cannot create output folder {folder}: {exc.strerror}.") from exc
+    return outputs
+
+
+def checkpoint_path(spec: JobSpec, outputs: dict[int, str]) -> str:
+    """``<work folder>/<output name>.ckpt``: the work folder is the spec's, or a hidden one beside the outputs."""
+    first_output = next(iter(outputs.values()))
+    folder = spec.work_dir or os.path.join(os.path.dirname(os.path.abspath(first_output)), WORK_FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(SequencePattern.parse(spec.output).prefix)).strip("._")
+    return os.path.join(folder, f"{name or 'job'}.ckpt")
+
+
+def write_frames(ctx: JobContext, fill: FillFrame | None) -> tuple[int, int]:
+    """Write every frame: ``fill`` for frames with a hole, a copy for the others (and for all of them when
+    ``fill`` is None). Returns (filled, copied)."""
+    filled = copied = 0
+    outputs = ctx.outputs
+    for done, frame in enumerate(ctx.shot.frames, start=1):
+        if ctx.should_cancel is not None and ctx.should_cancel():
+            raise Cancelled(f"Cancelled while writing, after {done - 1} of {len(outputs)} frames.")
+        plate, hole = ctx.shot.read(frame)
+        if fill is None or not hole.any():
+            pixels, copied = plate.pixels, copied + 1
+        else:
+            pixels, filled = fill(done - 1, plate.pixels, ctx.shot.colour(plate), hole), filled + 1
+        write_frame(outputs[frame], pixels, plate.spec, overwrite=ctx.spec.overwrite)
+        ctx.reporter.frame_written(frame, outputs[frame], done, len(outputs))
+    return filled, copied
+
+
+def copy_through(ctx: JobContext) -> JobResult:
+    """A job whose matte is empty everywhere: every frame is written unchanged, nothing is trained."""
+    ctx.reporter.warning("The matte is empty in every frame: nothing to remove, frames are copied through unchanged.")
+    write_frames(ctx, None)
+    frames = ctx.shot.frames
+    return JobResult(frames, list(ctx.outputs.values()), 0, len(frames), 0, float("nan"), 0.0, str(ctx.device),
+                     None, 0.0, ctx.seconds())
+
+
+def resume_or_start(ctx: JobContext, trainer: TrainingLoop, what: str = "") -> None:
+    """Continue the trainer's checkpoint when the job says so (--resume); else warn that it will be replaced.
+
+    A checkpoint of an earlier format is not an error here: the job says so and starts over.
+    ``what`` names the part of the job in the message ('scale 2 ').
+    """
+    path = trainer.checkpoint_path
+    if not ctx.spec.resume:
+        if path and os.path.exists(path):
+            ctx.reporter.warning(f"Starting over; the earlier checkpoint {path} will be replaced "
+                                 "(use --resume to continue it).")
+        return
+    try:
+        resumed = trainer.resume()
+    except OutdatedCheckpoint as exc:
+        ctx.reporter.warning(f"Checkpoint {exc.path} was written by an earlier version of InternalInpaint "
+                             f"(checkpoint format {exc.version}) and cannot be resumed: the job starts over and "
+                             "replaces it.")
+        return
+    if resumed:  # the message ends with the iteration: the server's clients read it from there
+        ctx.reporter.stage(f"Resuming {what}from {path} at iteration {trainer.iteration}")
+
+
+def train_in_job(ctx: JobContext, trainer: TrainingLoop) -> float:
+    """Run the trainer with the job's reporter and cancellation; returns the seconds it took."""
+    started = time.monotonic()
+    trainer.train(ctx.reporter.progress, ctx.should_cancel, ctx.preview_every)
+    if trainer.compile_error:
+        ctx.reporter.warning(f"The network could not be compiled ({trainer.compile_error}); it trained uncompiled.")
+    return time.monotonic() - started
+
+
+def training_length(settings: TrainSettings) -> str:
+    """'10 minutes' for a time-budgeted run, else '3000 iterations'."""
+    if settings.time_budget > 0:
+        return f"{settings.time_budget / 60:g} minutes"
+    return f"{settings.iterations} iterations"
+
+
+def warn_gaps(ctx: JobContext) -> None:
+    """A scanned sequence with holes in its numbering is often an unfinished render."""
+    frames = ctx.shot.frames
+    if ctx.spec.shot.frames is not None or len(frames) < 2:
+        return
+    missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+    if missing:
+        ctx.reporter.warning(
+            f"Frames {format_frame_list(missing)} of {ctx.spec.shot.plate} are not on disk; the shot is processed "
+            "without them (pass --frames to make a gap an error)."
+        )
+
+
+def warn_full_frames(ctx: JobContext, data: TrainingData) -> None:
+    """Frames that are hole everywhere get nothing of their own to learn from."""
+    full = [f for f, hole in zip(data.frames, data.holes) if hole.all()]
+    if full:
+        ctx.reporter.warning(
+            f"The matte covers all of frames {format_frame_list(full)}: those are filled from the other frames alone."
+        )

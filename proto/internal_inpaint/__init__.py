@@ -1,1 +1,0 @@
-"""Python packages generated from the gRPC contract (proto/internal_inpaint)."""
