@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server_support import client_for, local_server
+from tests.server_support import client_for, local_server
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_NUKE = ROOT / "tests" / "fake_nuke"  # holds the stand-in module `nuke`
@@ -17,6 +17,21 @@ PLUGIN_NUKE = ROOT / "plugin_nuke"  # the folder a user puts on NUKE_PATH
 @pytest.fixture
 def server(tmp_path):
     running = local_server(str(tmp_path / "spool"))
+    yield running
+    running.stop(grace=0)
+
+
+@pytest.fixture(scope="module")
+def job_root(tmp_path_factory):
+    """A module's job folder, as a host's: the folder ``path_server`` may read and write."""
+    return tmp_path_factory.mktemp("jobs")
+
+
+@pytest.fixture(scope="module")
+def path_server(job_root, tmp_path_factory):
+    """One server for a test module, allowed to read and write under ``job_root`` (path-mode jobs, as the plugins
+    submit them); module-scoped because starting a server per test would dominate the plugins' tests."""
+    running = local_server(str(tmp_path_factory.mktemp("spool")), allowed_roots=[str(job_root)])
     yield running
     running.stop(grace=0)
 

@@ -6,6 +6,7 @@ threads) and sends every change of the node through ``nuke.executeInMainThread``
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -14,6 +15,7 @@ import traceback
 from typing import Callable, Iterable, Optional, Tuple
 
 import nuke
+
 from internal_inpaint_client.plugin_support import CONNECT_TIMEOUT, discard, environment_token, serve_command
 from internal_inpaint_client.reuse_key import reuse_key as shared_reuse_key
 
@@ -173,15 +175,16 @@ class JobRun:
         watcher = threading.Thread(target=self._watch_cancel, args=(task, done), daemon=True,
                                    name=f"InternalInpaint {self.label} cancel")
         watcher.start()
+        on_event = functools.partial(self._on_event, task)
         try:
             if self._cancel.is_set():
                 self._send_cancel()
-            client.wait(self.job_id, on_event=lambda event: self._on_event(task, event))
+            client.wait(self.job_id, on_event=on_event)
         finally:
             done.set()
             watcher.join()
             task.setProgress(100)
-            del task  # Nuke closes the progress bar when its task goes away
+            del on_event, task  # Nuke closes the progress bar when its task goes away
 
     def _watch_cancel(self, task, done: threading.Event) -> None:
         while not done.wait(CANCEL_POLL):

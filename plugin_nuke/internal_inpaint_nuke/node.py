@@ -14,6 +14,7 @@ submissions of the script never run it.
 from __future__ import annotations
 
 import nuke
+
 from internal_inpaint_client.plugin_support import DEFAULT_ADDRESS, DEFAULT_JOB_FOLDER, PRESETS
 
 from .install import NODE_NAME
@@ -112,7 +113,8 @@ def _add_knobs(group: "nuke.Group") -> None:
     add(nuke.Int_Knob(LAST, "custom last"), 1100)
     add(nuke.Enumeration_Knob(PRESET, "preset", list(PRESETS)), "standard",
         "draft: a quick look; standard; final: wider and longer (meant for a GPU server).")
-    add(nuke.Int_Knob(ITERATIONS, "iterations"), 0, "Training iterations; 0 keeps the preset's time budget (draft 3, standard 10, final 30 minutes).")
+    add(nuke.Int_Knob(ITERATIONS, "iterations"), 0,
+        "Training iterations; 0 keeps the preset's time budget (draft 3, standard 10, final 30 minutes).")
     add(nuke.Int_Knob(SEED, "seed"), 0, "The same seed and inputs give the same result.")
     add(nuke.File_Knob(JOB_FOLDER, "job folder"), DEFAULT_JOB_FOLDER,
         "Each press renders the inputs into a new subfolder here and the server writes the clean plate "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 import nuke
+
 from internal_inpaint_client.plugin_support import discard
 
 from . import node as ii
@@ -139,7 +140,9 @@ def render_inputs(group, settings: Settings) -> Rendered:
             raise InputProblem(f"Rendering the inputs did not write {missing[0]} ({len(missing)} frames missing).")
     except (RuntimeError, InputProblem) as error:  # Nuke reports render errors and cancelled renders as RuntimeError
         discard(folder, files)
-        raise InputProblem(str(error) if isinstance(error, InputProblem) else f"Rendering the inputs failed: {error}") from None
+        raise InputProblem(
+            str(error) if isinstance(error, InputProblem) else f"Rendering the inputs failed: {error}"
+        ) from None
     finally:
         write["disable"].setValue(True)
         proxy.setValue(was_proxy)

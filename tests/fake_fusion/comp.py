@@ -368,7 +368,8 @@ class FakeComp:
         return attrs[name] if name else attrs
 
     def GetToolList(self, selected: bool = False, reg_id: Optional[str] = None) -> Dict[float, FakeTool]:
-        tools = [t for t in self.tools if (not selected or t in self.selected) and (reg_id is None or t.reg_id == reg_id)]
+        tools = [t for t in self.tools
+                 if (not selected or t in self.selected) and (reg_id is None or t.reg_id == reg_id)]
         return _table(tools)
 
     def AddTool(self, reg_id: str, x: float = -32768, y: float = -32768) -> FakeTool:

@@ -148,7 +148,9 @@ class Node:
             raise ValueError("A PythonObject is not attached to a node")
 
     def Class(self): return self._class
-    def name(self): self._alive("name()"); return self._name
+    def name(self):
+        self._alive("name()")
+        return self._name
     def fullName(self):
         self._alive("fullName()")
         parent = self._parent
@@ -162,9 +164,15 @@ class Node:
             name = self._parent._unique(name)
         self._name = name
 
-    def knobs(self): self._alive("knobs()"); return dict(self._knobs)
-    def knob(self, name): self._alive("knob()"); return self._knobs.get(name)
-    def addKnob(self, knob): knob._node = self; self._knobs[knob.name()] = knob
+    def knobs(self):
+        self._alive("knobs()")
+        return dict(self._knobs)
+    def knob(self, name):
+        self._alive("knob()")
+        return self._knobs.get(name)
+    def addKnob(self, knob):
+        knob._node = self
+        self._knobs[knob.name()] = knob
 
     def __getitem__(self, name):
         self._alive(f"[{name!r}]")
@@ -194,7 +202,8 @@ class Node:
 
     def _range(self):
         upstream = self.input(0)
-        return upstream._range() if upstream is not None else (int(_root["first_frame"].value()), int(_root["last_frame"].value()))
+        return (upstream._range() if upstream is not None
+                else (int(_root["first_frame"].value()), int(_root["last_frame"].value())))
 
     def _render(self, frame):
         """This node's image at ``frame``: {nuke channel name: 2-D float32 plane}."""
@@ -206,7 +215,8 @@ class ArraySource(Node):
     """Test-only source (think Constant with per-frame pixels): set_frames({frame: (H, W, C)}, channel names)."""
 
     def set_frames(self, frames, channels):
-        self._frames = {f: {c: np.asarray(a[..., i], np.float32) for i, c in enumerate(channels)} for f, a in frames.items()}
+        self._frames = {f: {c: np.asarray(a[..., i], np.float32) for i, c in enumerate(channels)}
+                        for f, a in frames.items()}
 
     def _range(self): return min(self._frames), max(self._frames)
     def _render(self, frame): return dict(self._frames[min(max(frame, min(self._frames)), max(self._frames))])
@@ -295,11 +305,18 @@ class Group(Node):
             number += 1
         return f"{base}{number}"
 
-    def begin(self): _main_only("Group.begin()"); _context.append(self); return self
-    def end(self): _main_only("Group.end()"); _context.remove(self)
+    def begin(self):
+        _main_only("Group.begin()")
+        _context.append(self)
+        return self
+    def end(self):
+        _main_only("Group.end()")
+        _context.remove(self)
     def __enter__(self): return self.begin()
     def __exit__(self, *exc): self.end()
-    def nodes(self): self._alive("nodes()"); return list(self._children)
+    def nodes(self):
+        self._alive("nodes()")
+        return list(self._children)
     def node(self, name): return next((n for n in self.nodes() if n._name == name), None)
     def output(self): return next((n for n in self.nodes() if isinstance(n, Output)), None)
     def _range(self): return self.output()._range()
@@ -443,7 +460,9 @@ def run_until(predicate, timeout=60.0):
         time.sleep(0.02)
 
 
-def message(text): _main_only("nuke.message()"); messages.append(text)
+def message(text):
+    _main_only("nuke.message()")
+    messages.append(text)
 def tprint(*values, **kwargs): print(*values, **kwargs)
 
 
@@ -460,7 +479,9 @@ class MenuItem:
 
 
 class Menu(MenuItem):
-    def __init__(self, name): super().__init__(name, None); self._items = []
+    def __init__(self, name):
+        super().__init__(name, None)
+        self._items = []
     def items(self): return list(self._items)
 
     def findItem(self, name):
@@ -489,7 +510,9 @@ def reset():
     """A fresh session: empty script, no menus, nothing queued or recorded."""
     global _root
     _root = Root("Root", None)
-    _context.clear(); _this_node.clear(); _menus.clear()
+    _context.clear()
+    _this_node.clear()
+    _menus.clear()
     for record in (thread_violations, messages, progress_tasks, main_thread_calls):
         record.clear()
     while not _calls.empty():
