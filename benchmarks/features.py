@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inpaint_core.model.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
 from inpaint_core.io.colour import LogEncoding
+from inpaint_core.model.anti_ambiguity import AntiAmbiguityLoss, RandomFeatureBank, contextual_loss
 from inpaint_core.model.generator import InpaintGenerator
 
 from .clips import BenchClip

@@ -18,8 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inpaint_eval.baselines import telea_fill
 from inpaint_core.io.display import to_display_uint8
+from inpaint_eval.baselines import telea_fill
 
 # Flow next to a hole is unreliable (the prefill is smooth, the truth is not): recompute it.
 # Tuned in the baseline's favour on the benchmark clips: 3 px gave 20.7 dB on pan_pole, 12 px 25.4 dB.
@@ -104,7 +104,8 @@ def _fill_frame(
 def _track(
     t: int, step: int, start: np.ndarray, prefilled: np.ndarray, hole: np.ndarray, flows: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Follow the flow from frame t in one direction; per pixel, the frame distance and colour where it is first visible."""
+    """Follow the flow from frame t in one direction; per pixel, the frame distance and colour where it is first
+    visible."""
     count, height, width = hole.shape
     found_at = np.full(len(start), np.inf)
     found_value = np.zeros((len(start), 3), np.float64)

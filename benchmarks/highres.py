@@ -247,12 +247,12 @@ def frame_size_cost(pattern: str, size: tuple[int, int], shot_frames: int, log: 
     """Time base and refine training steps for a shot of ``frames`` frames at ``size`` (the 4K plates reduced)."""
     import torch
 
-    from inpaint_core.training.boundary_sampling import PatchBank
+    from inpaint_core.inference.progressive import Scale, plan_scales, resize_frame
     from inpaint_core.io.colour import LogEncoding
+    from inpaint_core.jobs.progressive import ProgressiveSettings
+    from inpaint_core.training.boundary_sampling import PatchBank
     from inpaint_core.training.dataset import TrainingData
     from inpaint_core.training.presets import preset_settings
-    from inpaint_core.inference.progressive import Scale, plan_scales, resize_frame
-    from inpaint_core.jobs.progressive import ProgressiveSettings
     from inpaint_core.training.refine import RefineTrainer, refine_crop
     from inpaint_core.training.trainer import Trainer
 

@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_eval.synthetic import make_clip
+from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint_client.client import InpaintClient, InpaintServiceError
 from server.service.child_process import serve_command, wait_for_port
 from server.service.errors import ServerConfigError
@@ -86,7 +86,9 @@ def measure(clients: int, rounds: int, iterations: int, log: Callable[[str], Non
     return result
 
 
-def _drive(server: "_ChildServer", frames: dict[int, np.ndarray], result: LoadResult, log: Callable[[str], None]) -> None:
+def _drive(
+    server: "_ChildServer", frames: dict[int, np.ndarray], result: LoadResult, log: Callable[[str], None]
+) -> None:
     watch, submit, probes = [], [], []
     stop_probing = threading.Event()
     prober = threading.Thread(target=_probe, args=(server.address, stop_probing, probes), daemon=True)
@@ -137,7 +139,9 @@ def _one_round(address: str, frames: dict[int, np.ndarray], clients: int, iterat
                 submit_s = time.perf_counter() - start
                 watching_since = time.time()
                 job = client.wait(job_id, on_event, timeout=_JOB_TIMEOUT_S)
-                outcomes[index] = pb.JobState.Name(job.state) if job.state == pb.DONE else f"job {job_id}: {job.message}"
+                outcomes[index] = (
+                    pb.JobState.Name(job.state) if job.state == pb.DONE else f"job {job_id}: {job.message}"
+                )
                 client.delete_job(job_id)  # rounds must not pile up results in the spool
         except (InpaintServiceError, threading.BrokenBarrierError) as exc:
             outcomes[index] = f"client {index}: {type(exc).__name__}: {exc}"

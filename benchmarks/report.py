@@ -16,8 +16,8 @@ from .clips import BenchClip
 from .features import FeatureResult
 from .highres import HighresResult
 from .load import LoadResult
-from .propagation import PropagationResult
 from .plot import PALETTE, Panel, Series, line_chart
+from .propagation import PropagationResult
 from .quality import BASELINES, ClipResult, MethodScore, Showcase
 from .results import RunResults
 from .speed import InferSpeed, TrainSpeed
@@ -123,7 +123,8 @@ def quality_chart(clips: list[ClipResult]) -> np.ndarray:
         series = []
         for index, preset in enumerate(_presets(clip)):
             points = sorted((s.budget_s, s.psnr) for s in ours if s.method == preset)
-            series.append(Series(preset, [b / 60 for b, _ in points], [p for _, p in points], PALETTE[index % len(PALETTE)]))
+            series.append(Series(preset, [b / 60 for b, _ in points], [p for _, p in points],
+                                 PALETTE[index % len(PALETTE)]))
         for baseline in _baselines(clip):
             series.append(Series(_METHOD_NAMES[baseline.method], [], [baseline.psnr],
                                  _BASELINE_COLOURS[baseline.method], dashed=True))
@@ -205,9 +206,10 @@ def _convergence_targets(real: ClipResult) -> list[tuple[str, str, str]]:
     before = next((s for s in _ours(real) if s.method == BEFORE_SPEED_WORK and s.budget_s == CONVERGED_BUDGET_S), None)
     now = next((s for s in _ours(real) if s.method == SHIPPED_PRESET and s.budget_s == TARGET_BUDGET_S), None)
     if before is not None and now is not None:
-        rows.append((f"{REAL_CLIP}, {SHIPPED_PRESET}: at 10 min within {CONVERGED_MARGIN_DB:g} dB of the 30-minute PSNR "
-                     "before the speed work (the former standard)",
-                     f"{now.psnr:.2f} dB at 10 min, before: {before.psnr:.2f} dB at 30 min ({now.psnr - before.psnr:+.2f})",
+        rows.append((f"{REAL_CLIP}, {SHIPPED_PRESET}: at 10 min within {CONVERGED_MARGIN_DB:g} dB of the "
+                     "30-minute PSNR before the speed work (the former standard)",
+                     f"{now.psnr:.2f} dB at 10 min, before: {before.psnr:.2f} dB at 30 min "
+                     f"({now.psnr - before.psnr:+.2f})",
                      _yes_no(now.psnr >= before.psnr - CONVERGED_MARGIN_DB)))
     for method in sorted({s.method for s in _ours(real)} - {BEFORE_SPEED_WORK}):
         by_budget = {s.budget_s: s for s in _ours(real) if s.method == method}
@@ -288,7 +290,8 @@ def _time_to_psnr(clip: ClipResult, levels: Sequence[float] = (21.0, 22.0, 22.5,
     rows = []
     for method in methods:
         scores = sorted((s for s in _ours(clip) if s.method == method), key=lambda s: s.budget_s)
-        cells = [next((f"{s.budget_s / 60:g} min" for s in scores if s.psnr >= level), "not reached") for level in levels]
+        cells = [next((f"{s.budget_s / 60:g} min" for s in scores if s.psnr >= level), "not reached")
+                 for level in levels]
         rows.append((_label(method), *cells))
     if not rows:
         return ""
@@ -419,7 +422,8 @@ def _propagation(p: PropagationResult | None) -> str:
     if p is None:
         return ""
     s = p.settings
-    rows = [(str(r.annotated), r.method, f"{r.mean_iou:.3f}", f"{r.min_iou:.3f}", f"{r.far_iou:.3f} (frame {r.far_frame})",
+    rows = [(str(r.annotated), r.method, f"{r.mean_iou:.3f}", f"{r.min_iou:.3f}",
+             f"{r.far_iou:.3f} (frame {r.far_frame})",
              f"{r.seconds:.0f}" if r.iterations else "-", str(r.iterations) if r.iterations else "-") for r in p.scores]
     return "\n".join([
         "## Single-frame mask propagation", "",
@@ -454,7 +458,8 @@ def _load(load: LoadResult | None) -> str:
         ("GetJob under load, ms (p50 / p95 / max)", f"{spread(load.get_job_ms)} over {load.get_job_calls} calls"),
         ("submit (create + upload), ms (p50 / p95 / max)", spread(load.submit_ms)),
         ("server RSS idle / after each round / peak, MB",
-         f"{load.rss_idle_mb:.0f} / {' / '.join(f'{r:.0f}' for r in load.rss_after_round_mb)} / {load.rss_peak_mb:.0f}"),
+         f"{load.rss_idle_mb:.0f} / {' / '.join(f'{r:.0f}' for r in load.rss_after_round_mb)} / "
+         f"{load.rss_peak_mb:.0f}"),
     ]
     return "\n".join([
         "## Load: many clients on loopback", "",
@@ -514,7 +519,8 @@ def _transfer(t: TransferSpeed) -> str:
         "`InpaintClient` and a server started in the same process (`start_server`, default settings, a fresh "
         f"spool) on 127.0.0.1, in the server's {t.chunk_bytes / 2**20:g} MiB chunks; MB of pixels per second, best "
         f"of {t.repeats} passes. Upload: `upload_frames` to a job waiting for them, including the server's SHA-256 "
-        "check and storing each frame (raw bytes; the EXR the job reads is written when it starts). Download: `download` of a finished job, including the "
+        "check and storing each frame (raw bytes; the EXR the job reads is written when it starts). Download: "
+        "`download` of a finished job, including the "
         "server's EXR read and both ends' SHA-256. Raw TCP, in the same run: the same bytes in the same chunks over a "
         "plain socket (`sendall`, `recv_into` a preallocated buffer). Bare gRPC: the same `FrameChunk` messages "
         "through a server that does nothing with them, what gRPC and protobuf cost in Python on their own."

@@ -16,8 +16,8 @@ import torch
 
 from .features import FeatureResult
 from .highres import HighresResult
-from .propagation import PropagationResult
 from .load import LoadResult
+from .propagation import PropagationResult
 from .quality import ClipResult, MethodScore
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
 from .transfer import TransferSpeed

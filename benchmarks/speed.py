@@ -29,11 +29,11 @@ import OpenImageIO as oiio
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inpaint_core.training.dataset import load_training_data
-from inpaint_core.io.image_files import read_frame, write_frame
 from inpaint_core.inference.fill import inpaint_frame
-from inpaint_core.training.presets import preset_settings
+from inpaint_core.io.image_files import read_frame, write_frame
 from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.dataset import load_training_data
+from inpaint_core.training.presets import preset_settings
 from inpaint_core.training.trainer import Trainer
 
 from .clips import BenchClip
@@ -186,7 +186,9 @@ def train_speed(clip: BenchClip, preset: str, steps: int, device: torch.device) 
                       batch_wait_fraction=(trainer.batch_wait_seconds - waited) / wall)
 
 
-def infer_speed(clip: BenchClip, preset: str, frames: int, size: tuple[int, int] | None, device: torch.device) -> InferSpeed:
+def infer_speed(
+    clip: BenchClip, preset: str, frames: int, size: tuple[int, int] | None, device: torch.device
+) -> InferSpeed:
     """Seconds per frame of ``inpaint_frame`` (untrained weights: the cost does not depend on them).
 
     ``size`` None: the clip's own frames; else frames of the clip scaled to that size.

@@ -41,10 +41,10 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import OpenImageIO as oiio
-from internal_inpaint.v1 import inpaint_pb2 as pb
-from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.io.image_files import read_frame, write_frame
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 from internal_inpaint_client.client import MAX_MESSAGE_BYTES, InpaintClient
 from server.service.jobs import ServerSettings
 from server.service.serve import start_server

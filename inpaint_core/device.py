@@ -20,7 +20,8 @@ def select_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"Device {name!r} was asked for, but this machine has no usable CUDA GPU; use --device cpu or auto.")
+        raise InputError(f"Device {name!r} was asked for, but this machine has no usable CUDA GPU; "
+                         "use --device cpu or auto.")
     if name == "mps" and not _mps_available():
         raise InputError("Device 'mps' was asked for, but Apple Metal is not available here; use --device cpu or auto.")
     return torch.device(name)

@@ -52,6 +52,7 @@ def _check_inputs(frame: np.ndarray, mask: np.ndarray, radius: int) -> None:
     if radius < 1:
         raise InputError(f"telea_fill: radius must be at least 1 pixel, got {radius}")
     if not np.isfinite(frame).all():
-        raise NonFiniteError("telea_fill: the frame holds NaN or infinite values; Telea would spread them into the hole")
+        raise NonFiniteError("telea_fill: the frame holds NaN or infinite values; "
+                             "Telea would spread them into the hole")
     if mask.astype(bool).all():
         raise MaskError("telea_fill: the mask covers the whole frame, so there is nothing to fill from")

@@ -13,8 +13,8 @@ import math
 import cv2
 import numpy as np
 
-from inpaint_core.io.display import linear_to_srgb
 from inpaint_core.errors import InputError, MaskError
+from inpaint_core.io.display import linear_to_srgb
 
 # Identical images have infinite PSNR; reports average and serialise these
 # numbers (JSON has no inf), so an exact match scores this instead.

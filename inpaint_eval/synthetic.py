@@ -108,7 +108,8 @@ def _world_width(width: int, offsets: np.ndarray) -> int:
 def _window(world: np.ndarray, x0: float, width: int) -> np.ndarray:
     """The frame seen with its left edge at world x ``x0`` (sub-pixel, bilinear)."""
     shift = np.float32([[1.0, 0.0, -x0], [0.0, 1.0, 0.0]])
-    return cv2.warpAffine(world, shift, (width, world.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(world, shift, (width, world.shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -326,10 +327,10 @@ def write_exr_sequence(
     Returns the frame numbers written. Used by the demo and the tests, so they
     work from the same kind of files a compositor hands over.
     """
+    import OpenImageIO as oiio
+
     from inpaint_core.io.image_files import write_frame  # local: synthetic clips need no I/O otherwise
     from inpaint_core.io.sequence import SequencePattern
-
-    import OpenImageIO as oiio
 
     sequence = SequencePattern.parse(pattern)
     channels = ("R", "G", "B", "A") if matte_in_alpha else ("R", "G", "B")

@@ -148,7 +148,9 @@ def remove_abandoned_temp_files(path: str) -> list[str]:
     base, ext = os.path.splitext(name)
     host = socket.gethostname().replace("-", "_")
     removed = []
-    for temp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.partial-{glob.escape(host)}-*{glob.escape(ext)}")):
+    for temp in glob.glob(
+        os.path.join(glob.escape(folder), f".{glob.escape(base)}.partial-{glob.escape(host)}-*{glob.escape(ext)}")
+    ):
         pid_text = temp[len(os.path.join(folder, f".{base}.partial-{host}-")):].split("-", 1)[0]
         if pid_text.isdigit() and not _process_alive(int(pid_text)):
             try:
@@ -225,7 +227,8 @@ def _check_spec(path: str, spec: oiio.ImageSpec) -> None:
         raise ImageReadError(f"{path} declares {spec.width}x{spec.height} pixels, over the {MAX_SIDE} limit per side.")
     size = spec.width * spec.height * spec.nchannels * pixel_dtype(spec).itemsize
     if size > MAX_FRAME_BYTES:
-        raise ImageReadError(f"{path} declares {size / 1024**3:.1f} GiB of pixels, over the {MAX_FRAME_BYTES // 1024**3} GiB limit.")
+        raise ImageReadError(f"{path} declares {size / 1024**3:.1f} GiB of pixels, "
+                             f"over the {MAX_FRAME_BYTES // 1024**3} GiB limit.")
 
 
 def _typedesc_name(dtype: np.dtype) -> str:

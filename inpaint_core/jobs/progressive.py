@@ -32,7 +32,14 @@ from inpaint_core.inference.progressive import (
 )
 from inpaint_core.io.colour import LogEncoding
 from inpaint_core.jobs.types import (
-    JobContext, JobResult, copy_through, resume_or_start, train_in_job, training_length, warn_full_frames, write_frames,
+    JobContext,
+    JobResult,
+    copy_through,
+    resume_or_start,
+    train_in_job,
+    training_length,
+    warn_full_frames,
+    write_frames,
 )
 from inpaint_core.masks.shot import Shot
 from inpaint_core.training.boundary_sampling import PatchBank

@@ -11,7 +11,14 @@ import numpy as np
 
 from inpaint_core.inference.fill import inpaint_frame
 from inpaint_core.jobs.types import (
-    JobContext, JobResult, copy_through, resume_or_start, train_in_job, training_length, warn_full_frames, write_frames,
+    JobContext,
+    JobResult,
+    copy_through,
+    resume_or_start,
+    train_in_job,
+    training_length,
+    warn_full_frames,
+    write_frames,
 )
 from inpaint_core.training.dataset import load_training_data
 from inpaint_core.training.trainer import Trainer

@@ -23,11 +23,11 @@ import numpy as np
 
 from inpaint_core.errors import Cancelled, InputError
 from inpaint_core.io.image_files import read_frame, write_frame
-from inpaint_core.jobs.types import JobReporter, JobResult, JobSpec, plan_outputs
-from inpaint_core.training.presets import preset_settings
 from inpaint_core.io.sequence import SequencePattern, format_frame_list
-from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.jobs.types import JobReporter, JobResult, JobSpec, plan_outputs
 from inpaint_core.jobs.windows import Window, blend_weights, plan_windows
+from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.presets import preset_settings
 
 PLAN_FILE = "plan.json"
 PLAN_VERSION = 2  # 2: training settings as the preset's overrides
@@ -153,7 +153,8 @@ def assemble(job_dir: str, reporter: JobReporter | None = None,
     reporter.stage(f"Assembling {len(shot.frames)} frames from {len(plan.windows)} windows into {plan.output}")
     for done, frame in enumerate(shot.frames, start=1):
         if should_cancel is not None and should_cancel():
-            raise Cancelled(f"Assembly cancelled after {done - 1} of {len(shot.frames)} frames; run it again to finish.")
+            raise Cancelled(f"Assembly cancelled after {done - 1} of {len(shot.frames)} frames; "
+                            "run it again to finish.")
         marker = os.path.join(markers, str(frame))
         if not os.path.exists(marker):
             plate, hole = shot.read(frame)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inpaint_core.io.colour import to_float32
 from inpaint_core.errors import MaskError
+from inpaint_core.io.colour import to_float32
 from inpaint_core.io.image_files import Frame
 
 DEFAULT_THRESHOLD = 0.5
@@ -64,7 +64,9 @@ def dilate_hole(hole: np.ndarray, pixels: int) -> np.ndarray:
     return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
 
 
-def _place_in_window(values: np.ndarray, source: tuple[int, int, int, int], target: tuple[int, int, int, int]) -> np.ndarray:
+def _place_in_window(
+    values: np.ndarray, source: tuple[int, int, int, int], target: tuple[int, int, int, int]
+) -> np.ndarray:
     """Copy a boolean image from one data window into another, False where it has no data."""
     sx, sy, sw, sh = source
     tx, ty, tw, th = target

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import OpenImageIO as oiio
 
-from inpaint_core.io.colour import to_float32
 from inpaint_core.errors import FrameMismatchError, InputError, MaskError, NonFiniteError
+from inpaint_core.io.colour import to_float32
 from inpaint_core.io.image_files import Frame, read_frame, read_spec
-from inpaint_core.masks.mattes import DEFAULT_THRESHOLD, choose_mask_channel, hole_from_frame
 from inpaint_core.io.sequence import format_frame_list, resolve_sequence
+from inpaint_core.masks.mattes import DEFAULT_THRESHOLD, choose_mask_channel, hole_from_frame
 
 NONFINITE_POLICIES = ("error", "inpaint")
 _COLOUR_SETS = (("R", "G", "B"), ("r", "g", "b"), ("Y",))
@@ -45,7 +45,8 @@ class Shot:
 
     def __init__(self, spec: ShotSpec):
         if spec.nonfinite not in NONFINITE_POLICIES:
-            raise InputError(f"Unknown non-finite policy {spec.nonfinite!r}; choose one of {', '.join(NONFINITE_POLICIES)}.")
+            raise InputError(f"Unknown non-finite policy {spec.nonfinite!r}; "
+                             f"choose one of {', '.join(NONFINITE_POLICIES)}.")
         if spec.mask_dilate < 0:
             raise InputError(f"Mask dilation must be 0 or more pixels (got {spec.mask_dilate}).")
         self.spec = spec

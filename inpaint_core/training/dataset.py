@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from inpaint_core.io.colour import LogEncoding
 from inpaint_core.errors import MaskError
+from inpaint_core.io.colour import LogEncoding
 from inpaint_core.masks.shot import Shot
 
 # The encoding is fitted on a random sample of known pixels of each frame.

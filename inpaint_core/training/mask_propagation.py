@@ -74,8 +74,8 @@ class PropagationSettings:
     dilate: int = 0  # grow predicted masks (not the user's) by this many pixels
 
     def __post_init__(self) -> None:
-        for name, low in (("iterations", 1), ("width", 2), ("crop_size", SIZE_MULTIPLE), ("batch_size", 1), ("dilate", 0),
-                          ("max_side", 0)):
+        for name, low in (("iterations", 1), ("width", 2), ("crop_size", SIZE_MULTIPLE), ("batch_size", 1),
+                          ("dilate", 0), ("max_side", 0)):
             if getattr(self, name) < low:
                 raise InputError(f"Mask propagation setting {name} must be at least {low} (got {getattr(self, name)}).")
         if not 0.0 < self.threshold < 1.0:

@@ -44,7 +44,8 @@ PRESETS: dict[str, TrainSettings] = {
 
 PRESET_INFO: dict[str, PresetInfo] = {
     "draft": PresetInfo("a quick look: 3 minutes of training", "blackswan 432x240 on 2 CPU cores: 21.2 dB in the hole"),
-    "standard": PresetInfo("the default: 10 minutes of training", "blackswan 432x240 on 2 CPU cores: 23.0 dB in the hole"),
+    "standard": PresetInfo("the default: 10 minutes of training",
+                           "blackswan 432x240 on 2 CPU cores: 23.0 dB in the hole"),
     "final": PresetInfo("30 minutes of training", "blackswan 432x240 on 2 CPU cores: 23.9 dB in the hole"),
     "wide": PresetInfo("30 minutes of the two-stage net at width 32, for a CUDA GPU",
                        "not measured on a GPU yet; on a CPU it reaches far fewer iterations than 'final'"),

@@ -75,13 +75,16 @@ class TrainSettings:
     hole_focus: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, low in (("iterations", 1), ("width", 2), ("batch_size", 1), ("crop_size", 8), ("checkpoint_every", 0)):
+        for name, low in (("iterations", 1), ("width", 2), ("batch_size", 1), ("crop_size", 8),
+                          ("checkpoint_every", 0)):
             if getattr(self, name) < low:
                 raise InputError(f"Training setting {name} must be at least {low} (got {getattr(self, name)}).")
         if not 0.0 <= self.time_budget <= 1e7:
-            raise InputError(f"Training setting time_budget must be between 0 and 1e7 seconds (got {self.time_budget}).")
+            raise InputError("Training setting time_budget must be between 0 and 1e7 seconds "
+                             f"(got {self.time_budget}).")
         if self.precision not in PRECISION_CHOICES:
-            raise InputError(f"Training setting precision must be one of {', '.join(PRECISION_CHOICES)} (got {self.precision!r}).")
+            raise InputError(f"Training setting precision must be one of {', '.join(PRECISION_CHOICES)} "
+                             f"(got {self.precision!r}).")
         if not 0.0 <= self.ema < 1.0:
             raise InputError(f"Training setting ema must be at least 0 and below 1 (got {self.ema}).")
         for name in ("stabilisation", "anti_ambiguity"):

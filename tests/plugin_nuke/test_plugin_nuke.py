@@ -287,7 +287,8 @@ def test_a_separate_matte_input_replaces_the_plates_alpha(path_server, job_root,
     solid = np.ones(plate.shape[:3] + (1,), np.float32)  # a plate whose alpha is no matte at all
     matte = np.repeat(mask[..., None], 3, axis=-1)
     group = inpaint_node(source(np.concatenate([plate, solid], -1), RGBA), job_root / "matte",
-                         f"127.0.0.1:{path_server.port}", matte=source(matte, RGBA[:3]), **{ii.MASK_CHANNEL: "rgba.green"})
+                         f"127.0.0.1:{path_server.port}", matte=source(matte, RGBA[:3]),
+                         **{ii.MASK_CHANNEL: "rgba.green"})
     assert press(group).startswith("Done: job ")
     for t, path in enumerate(clean_files(group)):
         rendered, _ = read_half(path.replace("clean.", "plate."))
@@ -303,7 +304,8 @@ def test_a_separate_matte_input_replaces_the_plates_alpha(path_server, job_root,
 def test_a_full_matte_fails_with_the_servers_reason(path_server, job_root, ii):
     plate, _ = clip_frames()
     full = np.ones(plate.shape[:3] + (1,), np.float32)
-    group = inpaint_node(source(np.concatenate([plate, full], -1), RGBA), job_root / "full", f"127.0.0.1:{path_server.port}")
+    group = inpaint_node(source(np.concatenate([plate, full], -1), RGBA), job_root / "full",
+                         f"127.0.0.1:{path_server.port}")
     status = press(group)
     assert status.startswith("Error: Job ") and "failed" in status and "matte covers" in status
     assert group.node(ii.SWITCH)["which"].value() == 0

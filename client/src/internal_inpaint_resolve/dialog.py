@@ -67,7 +67,8 @@ class Dialog:
             return ui.HGroup({"Weight": 0}, [ui.Label({"Text": label, "Weight": 0, "MinimumSize": [110, 0]}), widget])
 
         self.win = self.disp.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object", "Geometry": [200, 200, 520, 470]},
+            {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object",
+             "Geometry": [200, 200, 520, 470]},
             ui.VGroup([
                 row("Plate", ui.ComboBox({"ID": "Plate"})),
                 row("Matte", ui.ComboBox({"ID": "Matte"})),
@@ -97,9 +98,9 @@ class Dialog:
         self.items = self.win.GetItems()
         self._fill_choices()
         on = self.win.On
-        getattr(on, "Start").Clicked = self._guard(self.on_start)
-        getattr(on, "Cancel").Clicked = self._guard(self.on_cancel)
-        getattr(on, "Close").Clicked = self._guard(self.on_close)
+        on.Start.Clicked = self._guard(self.on_start)
+        on.Cancel.Clicked = self._guard(self.on_cancel)
+        on.Close.Clicked = self._guard(self.on_close)
         getattr(on, WINDOW_ID).Close = self._guard(self.on_close)
         self.timer = self.ui.Timer({"ID": TIMER_ID, "Interval": POLL_MS})
         getattr(self.disp.On, TIMER_ID).Timeout = self._guard(self.on_tick)
@@ -108,7 +109,8 @@ class Dialog:
     def _fill_choices(self) -> None:
         plates = [comp_io.tool_name(t) for t in comp_io.plate_tools(self.comp)]
         self.items["Plate"].AddItems(plates)
-        self.items["Matte"].AddItems([PLATE_ALPHA] + sorted(comp_io.tool_name(t) for t in comp_io.image_tools(self.comp)))
+        self.items["Matte"].AddItems(
+            [PLATE_ALPHA] + sorted(comp_io.tool_name(t) for t in comp_io.image_tools(self.comp)))
         self.items["MatteChannel"].AddItems(list(comp_io.MATTE_CHANNELS))
         self.items["RangeMode"].AddItems([RANGE_COMP, RANGE_CUSTOM])
         self.items["Preset"].AddItems(list(PRESETS))

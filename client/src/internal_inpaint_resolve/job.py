@@ -17,9 +17,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from internal_inpaint_client.plugin_support import CONNECT_TIMEOUT, DEFAULT_ADDRESS, DEFAULT_JOB_FOLDER, PRESETS
-from internal_inpaint_client.plugin_support import discard  # noqa: F401 - the dialog's, with the rest from here
-from internal_inpaint_client.plugin_support import environment_token, serve_command
+from internal_inpaint_client.plugin_support import (
+    CONNECT_TIMEOUT,
+    DEFAULT_ADDRESS,
+    DEFAULT_JOB_FOLDER,
+    PRESETS,
+    discard,  # noqa: F401 - the dialog's, with the rest from here
+    environment_token,
+    serve_command,
+)
 from internal_inpaint_client.reuse_key import reuse_key
 
 PREFIX = "[InternalInpaint]"
