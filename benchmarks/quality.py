@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from inpaint_eval.baselines import telea_fill
-from inpaint_core.training.dataset import load_training_data
 from inpaint_core.inference.fill import inpaint_frame
-from inpaint_core.training.presets import preset_settings
 from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.dataset import load_training_data
+from inpaint_core.training.presets import preset_settings
 from inpaint_core.training.trainer import Trainer
+from inpaint_eval.baselines import telea_fill
+from internal_inpaint_client.options import variants
 
 from .clips import BenchClip
 from .flow_baseline import flow_guided_fill
@@ -94,7 +95,8 @@ def run_clip(
     for preset in presets:
         for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference):
             result.scores.append(method_score)
-            log(f"{clip.name}: {method_score.method} at {method_score.budget_s / 60:g} min ({method_score.iterations} it): "
+            log(f"{clip.name}: {method_score.method} at {method_score.budget_s / 60:g} min "
+                f"({method_score.iterations} it): "
                 f"{method_score.psnr:.2f} dB, SSIM {method_score.ssim:.3f}, flicker {method_score.flicker:.2f}")
             if method_score.psnr > showcase.ours_psnr:
                 showcase.ours, showcase.ours_psnr = filled, method_score.psnr
@@ -175,24 +177,22 @@ def _train_and_score(
 # A variant of a preset, for ablations: "draft+stab0.2" is the draft preset with stabilisation weight 0.2,
 # "draft+aa0.1+stab0.2" adds the anti-ambiguity term with weight 0.1; "standard+decay0.3" lowers the learning
 # rate to zero over the last 30% of the run; "+seed1" draws another run's batches and initial weights (run-to-run
-# noise).
-_VARIANTS = {"stab": "stabilisation", "aa": "anti_ambiguity", "compile": "compile", "ema": "ema", "decay": "lr_decay",
-             "lr": "learning_rate", "bs": "batch_size", "crop": "crop_size", "w": "width", "focus": "hole_focus",
-             "seed": "seed"}
-_INTEGER_SETTINGS = ("batch_size", "crop_size", "width", "seed")
+# noise). The prefixes, and the settings they set, are the options schema's (internal_inpaint_client/options.py).
+_VARIANTS = variants()
 
 
 def parse_variant(method: str) -> tuple[str, dict[str, float]]:
-    """The preset name and the settings a method label like 'draft+stab0.2' overrides."""
+    """The preset name and the settings a method label like 'draft+stab0.2' overrides (in the library's names)."""
     name, *parts = method.split("+")
     overrides = {}
     for part in parts:
         key = next((k for k in _VARIANTS if part.startswith(k)), None)
         if key is None:
-            raise SystemExit(f"Unknown variant {part!r} in {method!r}; known: {', '.join(_VARIANTS)} (e.g. draft+stab0.2).")
+            raise SystemExit(f"Unknown variant {part!r} in {method!r}; known: {', '.join(_VARIANTS)} "
+                             "(e.g. draft+stab0.2).")
         value = float(part[len(key):] or 1)
-        setting = _VARIANTS[key]
-        overrides[setting] = bool(value) if key == "compile" else int(value) if setting in _INTEGER_SETTINGS else value
+        option = _VARIANTS[key]
+        overrides[option.library] = option.to_library(option.kind(value))
     return name, overrides
 
 

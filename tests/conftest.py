@@ -15,10 +15,26 @@ PLUGIN_NUKE = ROOT / "plugin_nuke"  # the folder a user puts on NUKE_PATH
 
 
 @pytest.fixture
-def server(tmp_path):
-    running = local_server(str(tmp_path / "spool"))
-    yield running
-    running.stop(grace=0)
+def start_server(tmp_path):
+    """Starts servers on loopback with a test's own settings (``local_server``'s), each on a spool of its own
+    under tmp_path unless one is given; every server started is stopped when the test ends, passed or failed."""
+    started = []
+
+    def start(spool: str | None = None, **settings: object):
+        running = local_server(spool or str(tmp_path / ("spool" if not started else f"spool{len(started)}")),
+                               **settings)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop(grace=0)
+
+
+@pytest.fixture
+def server(start_server):
+    """A server with the default settings (of tests/server_support.py)."""
+    return start_server()
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from server.error_table import EXIT_CODE_MEANINGS
+
 from . import assemble, demo, plan, run, serve
 
-EXIT_CODES = """exit codes:
-  0  success
-  1  unexpected internal error (please report it, with --debug output)
-  2  bad input or usage: the message names the file, frame or option
-  3  outputs cannot be written (would overwrite, no permission)
-  4  checkpoint unusable (corrupt, or made for another shot or settings)
-  130 cancelled (Ctrl-C); a checkpoint was saved, continue with --resume"""
+# `--help` lists them from server/error_table.py, where each library error gets its code.
+EXIT_CODES = "exit codes:\n" + "\n".join(f"  {code:<2} {meaning}" for code, meaning in EXIT_CODE_MEANINGS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="internal-inpaint",
-        description="Remove objects from EXR sequences by internal learning: a small network is trained on the shot itself.",
+        description="Remove objects from EXR sequences by internal learning: a small network is trained on the shot "
+                    "itself.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

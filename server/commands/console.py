@@ -11,11 +11,11 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from inpaint_core.errors import Cancelled, CheckpointError, InpaintError, InputError, OutputError
+from inpaint_core.errors import Cancelled, InpaintError
 from inpaint_core.jobs import JobReporter, JobResult, JobSpec, run_job
 from inpaint_core.training import Progress
-
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_OUTPUT, EXIT_CHECKPOINT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
+from server.error_table import EXIT_CANCELLED, EXIT_INTERNAL, exit_code
+from server.error_table import EXIT_OK as EXIT_OK  # the commands return it; exit codes live in server/error_table.py
 
 
 def say(message: str) -> None:
@@ -59,7 +59,8 @@ class ConsoleReporter(JobReporter):
             return None
         if self._bar is None or self._bar.desc != label:
             self._close_bar()
-            self._bar = tqdm(total=total, initial=max(initial, 0), desc=label, unit=unit, file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(total=total, initial=max(initial, 0), desc=label, unit=unit, file=sys.stderr,
+                             dynamic_ncols=True)
         return self._bar
 
     def _close_bar(self) -> None:
@@ -164,17 +165,20 @@ def report_result(result: JobResult, log_format: str) -> None:
 
 
 def run_reporting_errors(job: Callable[[], int], debug: bool = False, log_format: str = "text") -> int:
-    """Run ``job``; turn a known failure into one line on stderr (and a JSON line) and an exit code."""
+    """Run ``job``; turn a known failure into one line on stderr (and a JSON line) and an exit code.
+
+    A library error's exit code is its entry in server/error_table.py, the table the service's statuses come from.
+    """
     try:
         return job()
     except Cancelled as exc:
-        return _failed(EXIT_CANCELLED, f"cancelled: {exc} Continue with --resume.", log_format)
+        return _failed(exit_code(exc), f"cancelled: {exc} Continue with --resume.", log_format)
     except KeyboardInterrupt:
         return _failed(EXIT_CANCELLED, "aborted.", log_format)
     except InpaintError as exc:
         if debug:
             raise
-        return _failed(_exit_code(exc), f"error: {exc}", log_format)
+        return _failed(exit_code(exc), f"error: {exc}", log_format)
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence, re-raised with --debug
         if debug:
             raise
@@ -189,16 +193,6 @@ def _failed(code: int, message: str, log_format: str) -> int:
     return code
 
 
-def _exit_code(exc: InpaintError) -> int:
-    if isinstance(exc, InputError):
-        return EXIT_INPUT
-    if isinstance(exc, OutputError):
-        return EXIT_OUTPUT
-    if isinstance(exc, CheckpointError):
-        return EXIT_CHECKPOINT
-    return EXIT_INTERNAL
-
-
 def summary(result: JobResult) -> str:
     """The closing lines of a run, for a human reading the terminal."""
     lines = [
@@ -207,7 +201,8 @@ def summary(result: JobResult) -> str:
     ]
     if result.iterations:
         lines.append(
-            f"Training: {result.iterations} iterations in {result.train_seconds:.1f} s, final loss {result.final_loss:.4f}; "
+            f"Training: {result.iterations} iterations in {result.train_seconds:.1f} s, "
+            f"final loss {result.final_loss:.4f}; "
             f"{100 * result.hole_fraction:.1f}% of pixels were filled."
         )
     if result.outputs:

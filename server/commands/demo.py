@@ -34,15 +34,18 @@ def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
     p = commands.add_parser(
         "demo",
         help="run a self-contained demo on a generated clip",
-        description="Generate a 24-frame HDR clip with a moving pole, remove the pole, write EXRs and a before/after contact sheet.",
+        description="Generate a 24-frame HDR clip with a moving pole, remove the pole, write EXRs and a before/after "
+                    "contact sheet.",
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--output", "-o", default="demo_output", metavar="DIR", help="folder for the demo's files (default ./demo_output)")
+    p.add_argument("--output", "-o", default="demo_output", metavar="DIR",
+                   help="folder for the demo's files (default ./demo_output)")
     p.add_argument("--frames", type=int, default=24, help="clip length (default 24)")
     p.add_argument("--size", default="256x144", metavar="WxH", help="frame size (default 256x144)")
     p.add_argument("--preset", default="draft", help="preset (default draft: a few minutes on a laptop CPU)")
-    p.add_argument("--iterations", type=int, default=DEMO_ITERATIONS, help=f"training iterations (default {DEMO_ITERATIONS}: about 3 minutes on 2 CPU cores)")
+    p.add_argument("--iterations", type=int, default=DEMO_ITERATIONS,
+                   help=f"training iterations (default {DEMO_ITERATIONS}: about 3 minutes on 2 CPU cores)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(handler=handle)
@@ -74,12 +77,14 @@ def _demo(args: argparse.Namespace) -> int:
     telea = np.stack([telea_fill(clip.plate[t], clip.mask[t]) for t in range(len(frames))])
     ours_db = psnr_in_mask(cleaned, clip.background, clip.mask)
     telea_db = psnr_in_mask(telea, clip.background, clip.mask)
-    say(f"PSNR inside the hole against the true background: InternalInpaint {ours_db:.2f} dB, per-frame OpenCV Telea {telea_db:.2f} dB")
+    say(f"PSNR inside the hole against the true background: InternalInpaint {ours_db:.2f} dB, "
+        f"per-frame OpenCV Telea {telea_db:.2f} dB")
     sheet_path = os.path.join(folder, "contact_sheet.png")
     write_png_rgb(sheet_path, _sheet(clip, cleaned, telea))
     say(f"Plate:  {plate_pattern}  (matte in alpha)")
     say(f"Result: {output_pattern}")
-    say(f"Before/after contact sheet: {sheet_path}  (rows: plate with matte, per-frame Telea, InternalInpaint, true background)")
+    say(f"Before/after contact sheet: {sheet_path}  "
+        "(rows: plate with matte, per-frame Telea, InternalInpaint, true background)")
     return EXIT_OK
 
 

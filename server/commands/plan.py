@@ -45,7 +45,8 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"0-{len(windows) - 1}")
         return EXIT_OK
     plan = windowed.create_plan(args.job_dir, windowed.WindowedPlan(
-        shot=spec, output=args.output, preset=args.preset, overrides=training_overrides(args), overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
+        shot=spec, output=args.output, preset=args.preset, overrides=training_overrides(args),
+        overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
     ))
     window_range = f"0-{len(plan.windows) - 1}"
     for w in plan.windows:

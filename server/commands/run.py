@@ -7,11 +7,10 @@ import argparse
 from inpaint_core.device import DEVICE_CHOICES
 from inpaint_core.errors import InputError
 from inpaint_core.jobs import JobSpec, windowed
-from inpaint_core.jobs.progressive import MODES as PROGRESSIVE_MODES
 from inpaint_core.training import preset_settings
 
 from .console import EXIT_OK, emit_json, run_job_with_console, run_reporting_errors, say
-from .shot_options import add_log_options, add_shot_options, shot_spec, training_overrides
+from .shot_options import add_log_options, add_shot_options, add_training_options, shot_spec, training_overrides
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -26,12 +25,10 @@ def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
     add_shot_options(p, required=False)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, else Apple MPS, else CPU")
     p.add_argument("--resume", action="store_true", help="continue from this output's checkpoint, if there is one")
-    p.add_argument("--work-dir", metavar="DIR", help="where checkpoints go (default: .internal_inpaint beside the outputs)")
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="where checkpoints go (default: .internal_inpaint beside the outputs)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints (default 500)")
-    p.add_argument("--progressive", choices=PROGRESSIVE_MODES, default="auto",
-                   help="large frames (4K): train at a low resolution, then refine at x2 steps on patches near the "
-                        "holes, streaming frames from disk, so memory and the cost of an iteration stay bounded; "
-                        "auto (default) = on above 2048 px or when the shot would not fit in memory")
+    add_training_options(p, ("progressive",))
     farm = p.add_argument_group("windowed jobs (render farms; see `internal-inpaint plan`)")
     farm.add_argument("--job-dir", metavar="DIR", help="a job folder made by `plan`: run one of its windows")
     farm.add_argument("--window", type=int, metavar="K", help="the window to run; resumes from its checkpoint, "

@@ -23,10 +23,12 @@ def add_parser(commands: argparse._SubParsersAction, exit_codes: str) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; others need a token)")
     parser.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one)")
-    parser.add_argument("--spool", default=DEFAULT_SPOOL, help=f"jobs, frames and checkpoints (default {DEFAULT_SPOOL})")
+    parser.add_argument("--spool", default=DEFAULT_SPOOL,
+                        help=f"jobs, frames and checkpoints (default {DEFAULT_SPOOL})")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--allow-root", action="append", default=[], metavar="DIR",
-                        help="enable path mode for sequences under DIR (repeatable); without it, frames must be uploaded")
+                        help="enable path mode for sequences under DIR (repeatable); without it, frames must be "
+                             "uploaded")
     parser.add_argument("--token-file", help=f"file whose first line is the token clients must send "
                                              f"(or set {security.TOKEN_ENV}); required off loopback")
     parser.add_argument("--tls-cert", help="PEM certificate chain, to serve TLS")

@@ -11,7 +11,6 @@ queued again and resumes from its last checkpoint.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -20,18 +19,24 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.errors import Cancelled, InpaintError, OutputError
+from inpaint_core.errors import Cancelled, InpaintError
 from inpaint_core.io import resolve_sequence
 from inpaint_core.io.display import to_display_uint8
 from inpaint_core.jobs import JobReporter, plan_outputs, run_job
 from inpaint_core.masks import Shot
 from inpaint_core.training import Progress
+from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from . import specs
-from .errors import (InvalidRequest, JobNotFound, JobWasCancelled, LimitExceeded, OutputExists, WrongJobState,
-                     is_disk_full, spool_full_message)
+from .errors import (
+    JobNotFound,
+    JobWasCancelled,
+    LimitExceeded,
+    WrongJobState,
+    is_disk_full,
+    spool_full_message,
+)
 from .paths import AllowedRoots
 from .spool import ACTIVE_STATES, FINISHED_STATES, JobRecord, Spool
 from .uploads import FrameReceiver, received_frames, write_input_exrs
@@ -115,22 +120,18 @@ class JobManager:
         if paths.matte:
             resolved.paths.matte = self.roots.check_pattern(paths.matte, "matte")
         library = specs.library_spec(resolved, "", self.settings.device, 0, overwrite_own_outputs=False)
-        try:
-            # Every file (a frame may be a symlink) is checked before Shot opens any: a refused
-            # file must not be read, nor its content echoed in an error message.
-            plate_paths = resolve_sequence(library.shot.plate, library.shot.frames)
-            specs.check_mask_frame(spec.matte, list(plate_paths))
-            matte_frames = list(plate_paths) if library.shot.mask_frame is None else [library.shot.mask_frame]
-            mask_paths = resolve_sequence(library.shot.mask, matte_frames) if library.shot.mask else {}
-            for what, files in (("plate", plate_paths), ("matte", mask_paths)):
-                for path in files.values():
-                    self.roots.check_file(path, f"{what} file")
-            shot = Shot(library.shot)
-            plan_outputs(library.output, shot, library.overwrite)
-        except OutputError as exc:
-            raise OutputExists(str(exc)) from exc
-        except InpaintError as exc:
-            raise InvalidRequest(str(exc)) from exc
+        # Every file (a frame may be a symlink) is checked before Shot opens any: a refused file must not be read,
+        # nor its content echoed in an error message. What the library refuses (a missing frame, outputs that
+        # exist) answers with its class's status in server/error_table.py.
+        plate_paths = resolve_sequence(library.shot.plate, library.shot.frames)
+        specs.check_mask_frame(spec.matte, list(plate_paths))
+        matte_frames = list(plate_paths) if library.shot.mask_frame is None else [library.shot.mask_frame]
+        mask_paths = resolve_sequence(library.shot.mask, matte_frames) if library.shot.mask else {}
+        for what, files in (("plate", plate_paths), ("matte", mask_paths)):
+            for path in files.values():
+                self.roots.check_file(path, f"{what} file")
+        shot = Shot(library.shot)
+        plan_outputs(library.output, shot, library.overwrite)
         record = self.spool.create(resolved, pb.QUEUED, len(shot.frames), iterations)
         self._event(record.id, pb.QUEUED, state_change=pb.StateChange(message="Queued"))
         return self.spool.get(record.id)
@@ -303,7 +304,8 @@ class JobManager:
     def _requeue_interrupted(self) -> None:
         for record in self.spool.list(ACTIVE_STATES):
             self._event(record.id, pb.QUEUED, notice=pb.Notice(
-                level=pb.Notice.WARNING, text="The server stopped while this job ran; it resumes from its last checkpoint."))
+                level=pb.Notice.WARNING,
+                text="The server stopped while this job ran; it resumes from its last checkpoint."))
 
     # -- events ------------------------------------------------------------------------
 
@@ -393,10 +395,12 @@ class _EventReporter(JobReporter):
 
     def frame_written(self, frame: int, path: str, done: int, total: int) -> None:
         self.manager.spool.update(self.job_id, frames_written=done)
-        self.manager._event(self.job_id, pb.INFERRING, frame_written=pb.FrameWritten(frame=frame, done=done, total=total))
+        self.manager._event(self.job_id, pb.INFERRING,
+                            frame_written=pb.FrameWritten(frame=frame, done=done, total=total))
 
     def _send_preview(self, progress: Progress) -> None:
-        image = progress.preview[..., :3] if progress.preview.shape[2] >= 3 else np.repeat(progress.preview[..., :1], 3, 2)
+        preview = progress.preview
+        image = preview[..., :3] if preview.shape[2] >= 3 else np.repeat(preview[..., :1], 3, 2)
         scale = _PREVIEW_SIDE / max(image.shape[:2])
         if scale < 1:
             image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),

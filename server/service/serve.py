@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from internal_inpaint.v1 import inpaint_pb2 as pb
-from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.device import select_device
 from inpaint_core.errors import InpaintError
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from . import security
 from .errors import ServerConfigError, SpoolLocked

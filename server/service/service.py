@@ -1,8 +1,10 @@
 """The gRPC face of the job manager: requests in, status codes and messages out.
 
 Every handler turns a ServiceError into its status code with the error's
-message, and any other exception into INTERNAL (logged with its traceback):
-a request can fail, the server cannot.
+message, a library error (inpaint_core.errors) into the status its class has in
+server/error_table.py (the table the command line's exit codes come from), and
+any other exception into INTERNAL (logged with its traceback): a request can
+fail, the server cannot.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 import threading
 
 import grpc
-from internal_inpaint.v1 import inpaint_pb2 as pb
-from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.errors import InpaintError
 from inpaint_core.io import SequencePattern, read_frame
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 from server import __version__
+from server.error_table import grpc_status
 
 from .errors import InvalidRequest, JobWasCancelled, ServiceError, WrongJobState, is_disk_full, spool_full_message
 from .jobs import JobManager
@@ -33,6 +36,8 @@ def _abort(context: grpc.ServicerContext, exc: Exception, handler: str, spool_ro
     """End the call with the error's status; anything unforeseen is INTERNAL, logged with its traceback."""
     if isinstance(exc, ServiceError):
         context.abort(exc.code, str(exc))
+    if isinstance(exc, InpaintError):  # the library refused what the request asked: the table says how to answer
+        context.abort(grpc_status(exc), str(exc))
     if is_disk_full(exc):
         log.error("%s: the spool's disk is full (%s)", handler, exc)
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, spool_full_message(spool_root))
@@ -165,6 +170,8 @@ class InpaintService(pb_grpc.InpaintServicer):
 
 
 def _result_bytes(path: str, dtype) -> bytes:
+    # Not the table's status (an ImageReadError is INVALID_ARGUMENT there): the request is fine, the job's stored
+    # result is not, so the answer is about the job's state.
     try:
         pixels = read_frame(path).pixels
     except InpaintError as exc:
@@ -243,5 +250,6 @@ class RequestDecoding(grpc.ServerInterceptor):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable_message(request))
             return behaviour(request, context)
 
-        make = grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+        make = (grpc.unary_stream_rpc_method_handler if handler.response_streaming
+                else grpc.unary_unary_rpc_method_handler)
         return make(unary, request_deserializer=decode, response_serializer=handler.response_serializer)

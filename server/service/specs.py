@@ -10,24 +10,32 @@ import math
 import os
 
 import numpy as np
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
-from inpaint_core.errors import InpaintError
 from inpaint_core.io import MAX_SIDE, format_frame_list, parse_frame_range
 from inpaint_core.jobs import JobSpec
 from inpaint_core.masks import DEFAULT_THRESHOLD, ShotSpec
-from inpaint_core.training import PRESETS, TrainSettings, preset_settings
+from inpaint_core.training import TrainSettings, preset_settings
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint_client.options import JOB_SPEC, OPTIONS, TRAIN_SETTINGS, Option
 
 from .errors import InvalidRequest, LimitExceeded
 
-DEFAULT_PRESET = "standard"
 MAX_FRAMES = 100_000
-MAX_ITERATIONS = 10_000_000
 MAX_DILATE = 1024
 PLATE_NAME = "plate.####.exr"  # upload jobs' files in the spool
 OUTPUT_NAME = "clean.####.exr"
 _DTYPES = {pb.HALF: np.dtype("<f2"), pb.FLOAT: np.dtype("<f4")}
-_PROGRESSIVE_MODES = {pb.PROGRESSIVE_AUTO: "auto", pb.PROGRESSIVE_ON: "on", pb.PROGRESSIVE_OFF: "off"}
+# The training options a request carries (the options schema's, client/src/internal_inpaint_client/options.py).
+_REQUEST_OPTIONS = tuple(option for option in OPTIONS.values() if option.grpc is not None)
+
+
+def _enum_choices(option: Option) -> dict[int, str]:
+    """An enum field's values -> the option's choices ('on' travels as PROGRESSIVE_ON)."""
+    enum = pb.TrainingSettings.DESCRIPTOR.fields_by_name[option.grpc.name].enum_type
+    return {enum.values_by_name[option.grpc.enum_prefix + choice.upper()].number: choice for choice in option.choices}
+
+
+_ENUM_CHOICES = {option.name: _enum_choices(option) for option in _REQUEST_OPTIONS if option.grpc.enum_prefix}
 
 
 def pixel_dtype(layout: pb.FrameLayout) -> np.dtype:
@@ -39,7 +47,8 @@ def frame_bytes(layout: pb.FrameLayout) -> int:
 
 
 def check_spec(spec: pb.JobSpec, max_frame_bytes: int) -> TrainSettings:
-    """Raise InvalidRequest/LimitExceeded naming the first bad field; returns the training settings."""
+    """Raise InvalidRequest/LimitExceeded naming the first bad field (a malformed paths.frames: the library's
+    SequenceError); returns the training settings."""
     source = spec.WhichOneof("source")
     if source is None:
         raise InvalidRequest("The job spec has no source: set either upload (frames sent to the server) or paths.")
@@ -54,42 +63,53 @@ def check_spec(spec: pb.JobSpec, max_frame_bytes: int) -> TrainSettings:
     if source == "upload":
         check_mask_frame(spec.matte, list(spec.upload.frames))
     elif spec.paths.frames:
-        try:
-            check_mask_frame(spec.matte, parse_frame_range(spec.paths.frames, limit=MAX_FRAMES))
-        except InpaintError as exc:
-            raise InvalidRequest(str(exc)) from exc
+        # A malformed range is the library's SequenceError: its status comes from server/error_table.py.
+        check_mask_frame(spec.matte, parse_frame_range(spec.paths.frames, limit=MAX_FRAMES))
     return train_settings(spec.training)
 
 
+def requested_options(training: pb.TrainingSettings) -> dict[str, object]:
+    """The request's training options by the schema's names, in the surfaces' units, each checked against the
+    schema's range or choices: None for an optional field left unset (the preset's), the default for a plain
+    field's zero value. Raises InvalidRequest naming the first bad field."""
+    values: dict[str, object] = {}
+    for option in _REQUEST_OPTIONS:
+        field = option.grpc.name
+        if option.grpc.enum_prefix:
+            number = getattr(training, field)
+            choices = _ENUM_CHOICES[option.name]
+            if number not in choices:
+                names = [f"{option.grpc.enum_prefix}{choice.upper()}" for choice in option.choices]
+                raise InvalidRequest(f"training.{field} {number} is not a known mode "
+                                     f"({', '.join(names[:-1])} or {names[-1]}).")
+            value = choices[number]
+        elif option.grpc.optional:
+            value = getattr(training, field) if training.HasField(field) else None
+        else:
+            value = getattr(training, field)
+            if value == option.grpc.unset:
+                value = option.default
+        problem = option.problem(value, f"training.{field}", limit=option.grpc.limit)
+        if problem:
+            raise InvalidRequest(problem)
+        values[option.name] = value
+    return values
+
+
 def train_settings(training: pb.TrainingSettings) -> TrainSettings:
-    preset = training.preset or DEFAULT_PRESET
-    if preset not in PRESETS:
-        raise InvalidRequest(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-    if training.HasField("iterations") and not 1 <= training.iterations <= MAX_ITERATIONS:
-        raise InvalidRequest(f"training.iterations must be between 1 and {MAX_ITERATIONS} (got {training.iterations}).")
-    if training.preview_every < 0:
-        raise InvalidRequest(f"training.preview_every must be 0 or more (got {training.preview_every}).")
-    if training.progressive not in _PROGRESSIVE_MODES:
-        raise InvalidRequest(f"training.progressive {training.progressive} is not a known mode "
-                             "(PROGRESSIVE_AUTO, PROGRESSIVE_ON or PROGRESSIVE_OFF).")
-    overrides = training_overrides(training)
-    for name in ("stabilisation", "anti_ambiguity", "time_budget"):
-        if overrides[name] is not None and not math.isfinite(overrides[name]):
-            raise InvalidRequest(f"training.{name if name != 'time_budget' else 'time_budget_minutes'} must be a finite number.")
-    try:
-        return preset_settings(preset, **overrides)
-    except InpaintError as exc:
-        raise InvalidRequest(str(exc).replace("time_budget", "time_budget (seconds)")) from exc
+    """The library's settings for a request's training options; InvalidRequest names the first bad field.
+
+    The schema's ranges are the library's, so preset_settings refuses nothing the checks let through; should it,
+    its InputError answers INVALID_ARGUMENT all the same (server/error_table.py).
+    """
+    values = requested_options(training)
+    return preset_settings(values["preset"], **_library_overrides(values))
 
 
-def training_overrides(training: pb.TrainingSettings) -> dict:
-    """The library's settings that the request sets over its preset's (None: the preset's)."""
-    def given(name: str):
-        return getattr(training, name) if training.HasField(name) else None
-
-    minutes = given("time_budget_minutes")
-    return dict(iterations=given("iterations"), seed=given("seed"), stabilisation=given("stabilisation"),
-                anti_ambiguity=given("anti_ambiguity"), time_budget=None if minutes is None else 60.0 * minutes)
+def _library_overrides(values: dict[str, object]) -> dict:
+    """The library's settings that the request sets over its preset's (None: the preset's), in its units."""
+    return {option.library: option.to_library(values[option.name]) for option in _REQUEST_OPTIONS
+            if option.library and option.library_on == TRAIN_SETTINGS}
 
 
 def check_mask_frame(matte: pb.MatteSettings, frames: list[int]) -> None:
@@ -133,8 +153,8 @@ def _size(nbytes: int) -> str:
 def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: int,
                  overwrite_own_outputs: bool) -> JobSpec:
     """The library's job for a stored spec: upload jobs read and write in the job's spool folder."""
-    settings = preset_settings(spec.training.preset or DEFAULT_PRESET, checkpoint_every=checkpoint_every,
-                               **training_overrides(spec.training))
+    options = requested_options(spec.training)
+    settings = preset_settings(options["preset"], checkpoint_every=checkpoint_every, **_library_overrides(options))
     matte = spec.matte
     common = dict(
         mask_channel=matte.channel or None,
@@ -153,4 +173,4 @@ def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: 
         output, overwrite = paths.output, paths.overwrite or overwrite_own_outputs
     return JobSpec(shot=shot, output=output, train=settings, device=device,
                    work_dir=os.path.join(job_dir, "work"), resume=True, overwrite=overwrite,
-                   progressive=_PROGRESSIVE_MODES[spec.training.progressive])
+                   **{o.library: options[o.name] for o in _REQUEST_OPTIONS if o.library and o.library_on == JOB_SPEC})

@@ -18,9 +18,9 @@ import uuid
 
 import numpy as np
 import OpenImageIO as oiio
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.io import SequencePattern, write_frame
+from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from .errors import InvalidRequest, LimitExceeded, OutputExists
 from .specs import PLATE_NAME, frame_bytes, pixel_dtype
@@ -143,7 +143,8 @@ class FrameReceiver:
         try:
             os.link(partial, raw_path(self.job_dir, frame))  # atomic, and never replaces
         except FileExistsError:
-            raise OutputExists(f"Frame {frame} was uploaded already (by another call); frames cannot be replaced.") from None
+            raise OutputExists(
+                f"Frame {frame} was uploaded already (by another call); frames cannot be replaced.") from None
         finally:
             os.remove(partial)
         self.completed.append(frame)

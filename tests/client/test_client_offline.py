@@ -14,8 +14,8 @@ import sys
 import grpc
 import numpy as np
 import pytest
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
+from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint_client import client as c
 from internal_inpaint_client import plugin_support as support
 from tests import ROOT
@@ -125,7 +125,8 @@ def test_plugin_support_is_standard_library_only():
     """The Resolve plugin imports it before grpc is needed, the Nuke plugin at Nuke's start."""
     path = SOURCE.parent / "plugin_support.py"
     tree = ast.parse(path.read_text())
-    roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    roots = {alias.name.split(".")[0]
+             for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert roots <= set(sys.stdlib_module_names) | {"__future__"}, roots
 

@@ -424,7 +424,8 @@ def test_entry_script_renders_submits_and_adds_the_clean_loader(path_server, job
     folder = os.path.dirname(loader.GetInput("Clip"))
     assert os.path.dirname(folder) == str(job_root / "entry")
     assert loader.GetInput("Clip") == os.path.join(folder, f"clean.{FIRST}.exr")
-    assert sorted(f for f in os.listdir(folder) if f.startswith("plate.")) == [f"plate.{f}.exr" for f in range(FIRST, LAST + 1)]
+    plates = sorted(f for f in os.listdir(folder) if f.startswith("plate."))
+    assert plates == [f"plate.{f}.exr" for f in range(FIRST, LAST + 1)]
     check_clean_loader(comp, loader, plate.frames, clip.mask.astype(np.float32))
     assert temporary_tools_gone(comp) and comp.locks == 0 and comp.undo_depth == 0
 
@@ -500,7 +501,8 @@ def test_wire_result_downstream_off_then_on(path_server, job_root, clip):
     win.click("Start")
     status = dialog.items["Status"].Text
     assert status.startswith("Reused job") and "It now feeds Merge1.Background." in status, status
-    assert dialog.result_loader.Name == "InpaintClean" and dialog.result_loader.GetInput("Clip") == loader.GetInput("Clip")
+    assert dialog.result_loader.Name == "InpaintClean"
+    assert dialog.result_loader.GetInput("Clip") == loader.GetInput("Clip")
     assert fed_by(tools["Merge1"], "Background") == "InpaintClean" and fed_by(tools["Merge1"], "EffectMask") == "Keyer"
     assert fed_by(tools["Keyer"], "Input") == "MediaIn1" and fed_by(tools["MatteTrack"], "Input") == "MediaIn1"
     assert fed_by(tools["Transform1"], "Input") == "Merge1"

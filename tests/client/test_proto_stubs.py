@@ -1,4 +1,5 @@
-"""The checked-in gRPC stubs (client/src/internal_inpaint) are exactly what proto/generate.py makes from the .proto files."""
+"""The checked-in gRPC stubs (client/src/internal_inpaint) are exactly what proto/generate.py makes from the .proto
+files."""
 
 from __future__ import annotations
 

@@ -15,8 +15,9 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, 
 
 import grpc
 import numpy as np
-from internal_inpaint.v1 import inpaint_pb2, inpaint_pb2_grpc
 
+from internal_inpaint.v1 import inpaint_pb2, inpaint_pb2_grpc
+from internal_inpaint_client.options import OPTIONS
 from internal_inpaint_client.plugin_support import DEFAULT_ADDRESS
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -26,8 +27,10 @@ _MAX_DELAY = 10.0
 _MIN_TRANSFER_RATE = 1024 * 1024  # bytes/s: slower than this, a transfer is presumed stuck
 _DTYPES = {inpaint_pb2.HALF: np.dtype("<f2"), inpaint_pb2.FLOAT: np.dtype("<f4")}
 _PIXEL_TYPES = {2: inpaint_pb2.HALF, 4: inpaint_pb2.FLOAT}  # itemsize -> pixel type
-_PROGRESSIVE_MODES = {"auto": inpaint_pb2.PROGRESSIVE_AUTO, "on": inpaint_pb2.PROGRESSIVE_ON,
-                      "off": inpaint_pb2.PROGRESSIVE_OFF}
+# 'on' -> PROGRESSIVE_ON: the choices of the options schema, as the contract's enum values.
+_PROGRESSIVE = OPTIONS["progressive"]
+_PROGRESSIVE_MODES = {choice: inpaint_pb2.ProgressiveMode.Value(_PROGRESSIVE.grpc.enum_prefix + choice.upper())
+                      for choice in _PROGRESSIVE.choices}
 _FINISHED = (inpaint_pb2.DONE, inpaint_pb2.FAILED, inpaint_pb2.CANCELLED)
 
 T = TypeVar("T")
@@ -187,7 +190,8 @@ def _check_frames(frames: Mapping[int, np.ndarray], channels: Sequence[str]) -> 
         raise ValueError(f"Frame {first_frame} is {first.dtype}; frames must be float16 or float32 "
                          "(convert with array.astype(numpy.float32)).")
     if first.shape[2] != len(channels):
-        raise ValueError(f"Frames have {first.shape[2]} channels but {len(channels)} names were given: {list(channels)}.")
+        raise ValueError(f"Frames have {first.shape[2]} channels but {len(channels)} names were given: "
+                         f"{list(channels)}.")
     for frame, array in frames.items():
         array = np.asarray(array)
         if array.shape != first.shape or array.dtype.itemsize != first.dtype.itemsize or array.dtype.kind != "f":
@@ -203,7 +207,11 @@ def _job_spec(*, name: str = "", matte_channel: str = "", threshold: Optional[fl
               inpaint_non_finite: bool = False, stabilisation: Optional[float] = None,
               mask_frame: Optional[int] = None, anti_ambiguity: Optional[float] = None,
               time_budget_minutes: Optional[float] = None, progressive: str = "auto") -> inpaint_pb2.JobSpec:
-    """A spec with everything but the source; optional fields stay unset so the server's defaults apply."""
+    """A spec with everything but the source; optional fields stay unset so the server's defaults apply.
+
+    The training keywords (and submit_arrays'/submit_paths') are the options schema's (options.py), written out
+    for IDEs; tests/client/test_options.py fails when their names or defaults drift from it.
+    """
     spec = inpaint_pb2.JobSpec(name=name)
     spec.matte.channel = matte_channel
     spec.matte.dilate = dilate

@@ -12,7 +12,9 @@ from typing import Iterable, Mapping, Optional
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_JOB_FOLDER = os.path.join("~", "internal_inpaint_jobs")
-PRESETS = ("draft", "standard", "final", "wide")  # the server's presets: 3/10/30 min, wide = GPU
+# The server's presets: 3/10/30 min, wide = GPU. Written out (this module imports the standard library alone);
+# tests/client/test_options.py checks them against the options schema and the library.
+PRESETS = ("draft", "standard", "final", "wide")
 CONNECT_TIMEOUT = 5.0  # seconds to wait for the server before saying it is not there
 TOKEN_VARIABLE = "INTERNAL_INPAINT_TOKEN"
 

@@ -18,7 +18,8 @@ def test_demo_writes_plate_result_and_contact_sheet(tmp_path, capsys):
     assert main(["demo", "--output", str(folder), *SMALL]) == 0
     err = capsys.readouterr().err
     assert "contact_sheet.png" in err and "PSNR inside the hole" in err
-    assert sorted(n for n in os.listdir(folder / "clean") if n.endswith(".exr")) == [f"clean.{f}.exr" for f in range(1001, 1005)]
+    written = sorted(n for n in os.listdir(folder / "clean") if n.endswith(".exr"))
+    assert written == [f"clean.{f}.exr" for f in range(1001, 1005)]
     result = read_frame(str(folder / "clean" / "clean.1001.exr"))
     plate = read_frame(str(folder / "plate" / "plate.1001.exr"))
     assert result.pixels.dtype == plate.pixels.dtype and result.channel_names == ("R", "G", "B", "A")

@@ -22,6 +22,7 @@ from server.openjd import template_path
 
 pytest.importorskip("openjd.model", reason="openjd-model (a test dependency) validates the job template")
 import yaml  # noqa: E402  (openjd-model's dependency)
+
 from tests import ROOT as REPO
 
 FIRST, LAST = 1001, 1010

@@ -20,7 +20,8 @@ def test_the_command_serves_on_a_free_port_and_reports_it():
 
 def test_the_port_is_read_once_the_child_writes_it(tmp_path):
     port_file = tmp_path / "port"
-    child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(0.3); open({str(port_file)!r}, 'w').write('4321')"])
+    script = f"import time; time.sleep(0.3); open({str(port_file)!r}, 'w').write('4321')"
+    child = subprocess.Popen([sys.executable, "-c", script])
     try:
         assert wait_for_port(child, str(port_file), timeout=30) == 4321
     finally:

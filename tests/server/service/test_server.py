@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.io.image_files import read_frame
+from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint_client.client import InpaintClient, JobCancelled
 from server.service.errors import SpoolLocked
 from tests.server_support import (
@@ -46,8 +46,8 @@ def test_the_progressive_mode_reaches_the_job(client, mode, progressive):
     job_id = client.submit_arrays(frames, list("RGBA"), preset="draft", iterations=4, progressive=mode)
     events = []
     job = client.wait(job_id, events.append, timeout=120)
-    assert job.state == pb.DONE and job.spec.training.progressive == {"on": pb.PROGRESSIVE_ON, "off": pb.PROGRESSIVE_OFF,
-                                                                       "auto": pb.PROGRESSIVE_AUTO}[mode]
+    wanted = {"on": pb.PROGRESSIVE_ON, "off": pb.PROGRESSIVE_OFF, "auto": pb.PROGRESSIVE_AUTO}[mode]
+    assert job.state == pb.DONE and job.spec.training.progressive == wanted
     stages = [e.state_change.message for e in events if e.WhichOneof("detail") == "state_change"]
     assert any(m.startswith("Progressive mode") for m in stages) == progressive, stages
     results = client.download(job_id)
@@ -178,8 +178,8 @@ def test_path_mode_reads_and_writes_the_shared_filesystem(tmp_path):
     running = local_server(str(tmp_path / "spool"), allowed_roots=[str(root)])
     try:
         with client_for(running) as client:
-            job_id = client.submit_paths(str(root / "plates" / "plate.####.exr"), str(root / "clean" / "clean.####.exr"),
-                                         preset="draft", iterations=4)
+            job_id = client.submit_paths(str(root / "plates" / "plate.####.exr"),
+                                         str(root / "clean" / "clean.####.exr"), preset="draft", iterations=4)
             client.wait(job_id, timeout=120)
         outputs = sorted(os.listdir(root / "clean"))
         assert len([o for o in outputs if o.endswith(".exr")]) == 4
@@ -289,7 +289,8 @@ def test_health_and_reflection(server):
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     health = health_pb2_grpc.HealthStub(channel)
     for name in ("", "internal_inpaint.v1.Inpaint"):
-        assert health.Check(health_pb2.HealthCheckRequest(service=name)).status == health_pb2.HealthCheckResponse.SERVING
+        status = health.Check(health_pb2.HealthCheckRequest(service=name)).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
     reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
     answer = next(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     assert "internal_inpaint.v1.Inpaint" in [s.name for s in answer.list_services_response.service]

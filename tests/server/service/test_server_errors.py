@@ -22,11 +22,11 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from internal_inpaint.v1 import inpaint_pb2 as pb
-from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.io.image_files import MAX_SIDE, write_frame
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 from internal_inpaint_client.client import InpaintClient, InpaintServiceError, JobFailed
 from server.service.errors import ServerConfigError
 from server.service.security import is_loopback
@@ -141,7 +141,8 @@ SPEC_CASES = [
     ("matte channel missing", lambda s: setattr(s.matte, "channel", "M"), "matte channel 'M'"),
     ("unknown preset", lambda s: setattr(s.training, "preset", "ultra"), "preset 'ultra'"),
     ("zero iterations", lambda s: setattr(s.training, "iterations", 0), "iterations"),
-    ("NaN anti-ambiguity", lambda s: setattr(s.training, "anti_ambiguity", float("nan")), "anti_ambiguity must be a finite"),
+    ("NaN anti-ambiguity", lambda s: setattr(s.training, "anti_ambiguity", float("nan")),
+     "anti_ambiguity must be a finite"),
     ("negative anti-ambiguity", lambda s: setattr(s.training, "anti_ambiguity", -1), "anti_ambiguity must be between"),
     ("infinite time budget", lambda s: setattr(s.training, "time_budget_minutes", float("inf")), "time_budget_minutes"),
     ("negative time budget", lambda s: setattr(s.training, "time_budget_minutes", -5), "time_budget (seconds)"),
@@ -260,11 +261,8 @@ def test_unknown_job_ids_are_not_found(stub, client, call, job_id):
 
 
 @pytest.fixture
-def small_server(tmp_path):
-    running = local_server(str(tmp_path / "spool"), max_chunk_bytes=CHUNK, max_frame_bytes=2 * FRAME_BYTES - 1,
-                           max_waiting_jobs=2)
-    yield running
-    running.stop(grace=0)
+def small_server(start_server):
+    return start_server(max_chunk_bytes=CHUNK, max_frame_bytes=2 * FRAME_BYTES - 1, max_waiting_jobs=2)
 
 
 @pytest.fixture
@@ -338,12 +336,12 @@ def test_after_a_matrix_of_bad_calls_the_server_still_serves(server, client, stu
     frames = tiny_frames(frames=3)
     before = client.submit_arrays(frames, list("RGBA"), **FAST)  # trains while the bad calls come in
     for _, mutate, word in SPEC_CASES:
-        refused(lambda: client.create_job(bad_spec(mutate)), Code.INVALID_ARGUMENT, word)
+        refused(lambda mutate=mutate: client.create_job(bad_spec(mutate)), Code.INVALID_ARGUMENT, word)
     for _, build, word in CHUNK_CASES:
         job, other = new_upload_job(client), new_upload_job(client)
-        refused(lambda: upload(stub, build(job, other)), Code.INVALID_ARGUMENT, word)
+        refused(lambda build=build, job=job, other=other: upload(stub, build(job, other)), Code.INVALID_ARGUMENT, word)
     for _, call in NOT_FOUND_CALLS:
-        refused(lambda: call(stub, "0123456789ab"), Code.NOT_FOUND, "no job")
+        refused(lambda call=call: call(stub, "0123456789ab"), Code.NOT_FOUND, "no job")
     assert client.server_info().api == "internal_inpaint.v1"
     after = client.submit_arrays(frames, list("RGBA"), **FAST)
     for job in (before, after):
@@ -404,10 +402,8 @@ def shared(tmp_path):
 
 
 @pytest.fixture
-def path_server(tmp_path, shared):
-    running = local_server(str(tmp_path / "spool"), allowed_roots=[str(shared.root)])
-    yield running
-    running.stop(grace=0)
+def path_server(start_server, shared):
+    return start_server(allowed_roots=[str(shared.root)])
 
 
 @pytest.fixture

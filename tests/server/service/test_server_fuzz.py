@@ -21,11 +21,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from internal_inpaint.v1 import inpaint_pb2 as pb
-from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 
 from inpaint_core.io.image_files import MAX_SIDE
 from inpaint_eval.synthetic import make_clip, write_exr_sequence
+from internal_inpaint.v1 import inpaint_pb2 as pb
+from internal_inpaint.v1 import inpaint_pb2_grpc as pb_grpc
 from tests.server_support import client_for, local_server, outside_matte_identical, tiny_frames
 
 Code = grpc.StatusCode

@@ -9,10 +9,10 @@ import grpc
 import numpy as np
 import pytest
 import torch
-from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from inpaint_core.io.image_files import read_frame
 from inpaint_core.training.mask_propagation import PropagationSettings
+from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint_client.client import InpaintServiceError
 from tests.server_support import FIRST_FRAME, tiny_frames
 
