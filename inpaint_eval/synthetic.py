@@ -22,7 +22,9 @@ import numpy as np
 
 from inpaint_core.errors import InputError
 
-OCCLUDERS = ("pole", "blob")
+# "pinned": the pole, plus a box pinned to the background (a sign on a wall): the background behind the box is
+# hidden in every frame, so no frame of the shot shows it (``SyntheticClip.hidden``).
+OCCLUDERS = ("pole", "blob", "pinned")
 
 # The world is rendered at this multiple of the output resolution and reduced
 # with area averaging, so edges are anti-aliased and sub-pixel pans look smooth.
@@ -55,6 +57,12 @@ class SyntheticClip:
     background: np.ndarray  # (T, H, W, 3) float32 scene-linear, without the occluder
     plate: np.ndarray  # (T, H, W, 3) float32 scene-linear, with the occluder
     mask: np.ndarray  # (T, H, W) bool, True where the occluder is
+    # (T, H, W) bool: the hole pixels whose background no frame of the clip shows (the pinned box); else none
+    hidden: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.hidden is None:
+            self.hidden = np.zeros(self.mask.shape, bool)
 
 
 def make_clip(
@@ -79,6 +87,11 @@ def make_clip(
         # Premultiplied "over": the foreground's colour is already scaled by its alpha.
         clean[t] = front[..., :3] + back * (1.0 - front[..., 3:4])
     background = clean + _grain(rng, clean)
+    if occluder == "pinned":
+        box = _pinned_box(back_offsets, height, width)
+        coverage = np.maximum(_occluder_coverage(rng, "pole", frames, height, width), box)
+        return SyntheticClip(background, _composite(background, coverage, "pinned"), _dilated_mask(coverage),
+                             hidden=_dilated_mask(box))
     coverage = _occluder_coverage(rng, occluder, frames, height, width)
     return SyntheticClip(background, _composite(background, coverage, occluder), _dilated_mask(coverage))
 
@@ -281,6 +294,22 @@ def _occluder_coverage(rng: np.random.Generator, kind: str, frames: int, height:
     return np.stack([_ellipse(xs, ys, cx, cy, width, height) for cx, cy in zip(centres, wobble)])
 
 
+def _pinned_box(offsets: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A box that moves with the background, whole pixels only, inside every frame: (T, H, W) coverage 0 or 1.
+
+    The pan is rounded to whole pixels, so the box covers exactly the same background pixels in every frame.
+    """
+    top, bottom = height // 5, height // 5 + max(4, height // 6)
+    left = width // 2 + int(round(offsets[0]))
+    size = max(4, width // 10)
+    coverage = np.zeros((len(offsets), height, width), np.float32)
+    for t, offset in enumerate(offsets):
+        x = int(round(left - offset))
+        x = min(max(x, 0), width - size)
+        coverage[t, top:bottom, x:x + size] = 1.0
+    return coverage
+
+
 def _pole(xs: np.ndarray, ys: np.ndarray, cx: float, width: int) -> np.ndarray:
     """Exact box-filtered coverage of a full-height vertical rod centred at ``cx``."""
     half = 0.5 * _OCCLUDER_AREA * width
@@ -298,7 +327,9 @@ def _ellipse(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, width: int, h
 
 def _composite(background: np.ndarray, coverage: np.ndarray, kind: str) -> np.ndarray:
     """Lay the opaque occluder over the background; pixels it misses stay bit-identical."""
-    if kind == "pole":  # dark anodised rod with a specular stripe
+    if kind == "pinned":  # a flat grey sign
+        colour = np.broadcast_to(np.float32([0.18, 0.18, 0.18]), background.shape)
+    elif kind == "pole":  # dark anodised rod with a specular stripe
         width = background.shape[2]
         xs = np.arange(width, dtype=np.float32)
         colour = np.zeros(background.shape, np.float32) + np.float32([0.025, 0.025, 0.03])

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # inpaint_core's layers, bottom first; a module may import its own layer and those below.
 # The package itself, errors and device sit under every layer.
-CORE_LAYERS = ("", "errors", "device", "io", "masks", "model", "inference", "training", "jobs")
+CORE_LAYERS = ("", "errors", "device", "io", "masks", "flow", "model", "inference", "training", "jobs")
 _BASE = {"", "errors", "device"}
 
 # Top-level packages each part of the tree may import (besides the standard library and third-party packages).
