@@ -61,6 +61,22 @@ class Frame:
         return (s.full_x, s.full_y, s.full_width, s.full_height)
 
 
+def with_channel(frame: Frame, pixels: np.ndarray, name: str, values: np.ndarray) -> Frame:
+    """``pixels`` (in the frame's layout) with one more channel ``name`` holding ``values`` (H, W), after the others.
+
+    The new channel takes the pixels' type; every other channel, the header's metadata and windows are the frame's.
+    """
+    if name in frame.channel_names:
+        raise OutputError(f"{frame.path or 'The frame'} has a channel {name!r} already; it cannot be added again.")
+    spec = oiio.ImageSpec(frame.spec)
+    spec.nchannels = frame.spec.nchannels + 1
+    spec.channelnames = (*frame.channel_names, name)
+    if len(frame.spec.channelformats):  # per-channel types: the new one is the pixels' type
+        spec.channelformats = (*frame.spec.channelformats, oiio.TypeDesc(_typedesc_name(pixels.dtype)))
+    extra = values.astype(pixels.dtype)[..., None]
+    return Frame(np.concatenate([pixels, extra], axis=-1), spec, frame.path)
+
+
 def pixel_dtype(spec: oiio.ImageSpec) -> np.dtype:
     """The numpy type that holds the file's pixels without loss.
 

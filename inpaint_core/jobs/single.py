@@ -7,9 +7,18 @@ when the shot is read); outputs are written frame by frame, each atomically.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from inpaint_core.inference.fill import inpaint_frame
+from inpaint_core.jobs.propagated import (
+    PropagatedShot,
+    guided_fill,
+    needs_network,
+    propagate_shot,
+    remaining_budget,
+)
 from inpaint_core.jobs.types import (
     JobContext,
     JobResult,
@@ -25,7 +34,8 @@ from inpaint_core.training.trainer import Trainer
 
 
 def run_single_scale(ctx: JobContext) -> JobResult:
-    """Read the shot, train on it (resuming when asked), then fill and write every frame."""
+    """Read the shot, propagate through it (guided and propagation fills), train on it where the fill needs the
+    network (resuming when asked), then fill and write every frame."""
     spec, shot, reporter = ctx.spec, ctx.shot, ctx.reporter
     reporter.stage(f"Reading {len(shot.frames)} frames of {spec.shot.plate} ({shot.width}x{shot.height})")
     data = load_training_data(shot, seed=spec.train.seed)
@@ -33,26 +43,38 @@ def run_single_scale(ctx: JobContext) -> JobResult:
         return copy_through(ctx)
     warn_full_frames(ctx, data)
     hole_fraction = data.hole_fraction
+    propagated = propagate_shot(ctx) if spec.fill != "paper" else None
 
-    trainer = Trainer(data, spec.train, ctx.device, ctx.checkpoint)
-    resume_or_start(ctx, trainer)
-    reporter.stage(f"Training on {ctx.device} for {training_length(spec.train)} "
-                   f"({100 * hole_fraction:.1f}% of pixels to fill)")
-    train_seconds = train_in_job(ctx, trainer)
+    trainer, train_seconds, network = None, 0.0, None
+    if needs_network(ctx, propagated):
+        train = remaining_budget(spec.train, ctx.seconds())
+        trainer = Trainer(data, train, ctx.device, ctx.checkpoint)
+        resume_or_start(ctx, trainer)
+        reporter.stage(f"Training on {ctx.device} for {training_length(train)} "
+                       f"({100 * hole_fraction:.1f}% of pixels to fill)")
+        train_seconds = train_in_job(ctx, trainer)
+        trainer.release_training_data()  # inference streams frames from disk
+        encoding, model = trainer.data.encoding, trainer.inference_model
 
+        def network(index: int, pixels: np.ndarray, colour: np.ndarray, hole: np.ndarray) -> np.ndarray:
+            """The whole frame through the trained network, composited into the plate."""
+            return inpaint_frame(model, encoding, pixels, colour, hole, shot.colour_channels, ctx.device)
     del data
-    trainer.release_training_data()  # inference streams frames from disk
-    encoding, model = trainer.data.encoding, trainer.inference_model
-
-    def fill(index: int, pixels: np.ndarray, colour: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """The whole frame through the trained network, composited into the plate."""
-        return inpaint_frame(model, encoding, pixels, colour, hole, shot.colour_channels, ctx.device)
 
     reporter.stage(f"Writing {len(ctx.outputs)} frames to {spec.output}")
-    filled, copied = write_frames(ctx, fill)
+    fill = network if propagated is None else guided_fill(propagated, network, shot.colour_channels)
+    fill_started = time.monotonic()
+    filled, copied = write_frames(ctx, fill, None if propagated is None else propagated.seen_map)
     return JobResult(
         frames=shot.frames, outputs=list(ctx.outputs.values()), filled_frames=filled, copied_frames=copied,
-        iterations=trainer.iteration, final_loss=trainer.last_loss, hole_fraction=hole_fraction,
-        device=str(ctx.device), checkpoint=ctx.checkpoint, train_seconds=train_seconds,
-        total_seconds=ctx.seconds(),
+        iterations=0 if trainer is None else trainer.iteration,
+        final_loss=float("nan") if trainer is None else trainer.last_loss, hole_fraction=hole_fraction,
+        device=str(ctx.device), checkpoint=None if trainer is None else ctx.checkpoint, train_seconds=train_seconds,
+        total_seconds=ctx.seconds(), **_propagation_figures(propagated, time.monotonic() - fill_started, filled),
     )
+
+
+def _propagation_figures(propagated: PropagatedShot | None, fill_seconds: float, filled: int) -> dict:
+    """The result's propagation and fill fields."""
+    return {"propagation_seconds": 0.0 if propagated is None else propagated.seconds,
+            "fill_seconds": fill_seconds, "seen_fraction": 0.0 if propagated is None else propagated.seen_fraction}

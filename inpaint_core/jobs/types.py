@@ -20,8 +20,9 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from inpaint_core.errors import Cancelled, OutdatedCheckpoint, OutputError
-from inpaint_core.io.image_files import write_frame
+from inpaint_core.errors import Cancelled, InputError, OutdatedCheckpoint, OutputError
+from inpaint_core.flow.estimate import FlowSettings
+from inpaint_core.io.image_files import with_channel, write_frame
 from inpaint_core.io.sequence import SequencePattern, format_frame_list
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_core.training.dataset import TrainingData
@@ -31,8 +32,17 @@ from inpaint_core.training.trainer import TrainSettings
 
 WORK_FOLDER = ".internal_inpaint"
 
+# How a hole is filled. "guided" (the default): from the frames of the shot that show each hole pixel, along
+# flow tracks (inpaint_core.flow), and by the network trained on the shot where no frame shows it. "paper": by
+# the network alone (Ouyang et al.: implicit propagation, no flow). "propagation": flow alone, Telea where no
+# frame shows a pixel (the network switched off: fast, and the ablation of "guided").
+FILL_MODES = ("guided", "paper", "propagation")
+SEEN_CHANNEL = "inpaint.seen"  # the optional output channel: 1 where the fill came from another frame
+
 # fill(index in the shot, plate pixels, plate colour as float32, hole) -> the frame's pixels, filled
 FillFrame = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# seen(index in the shot, hole) -> (H, W) bool: the hole pixels filled from another frame
+SeenMap = Callable[[int, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -51,6 +61,13 @@ class JobSpec:
     # Large frames: 'auto' (on above 2048 px or a shot too big for memory), 'on' or 'off'; see progressive.py.
     progressive: str = "auto"
     progressive_base: int = 1024  # long side of the progressive base scale, in pixels
+    fill: str = "guided"  # one of FILL_MODES
+    flow: FlowSettings = field(default_factory=FlowSettings)  # the propagation of "guided" and "propagation"
+    seen_channel: bool = False  # add SEEN_CHANNEL to the outputs
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILL_MODES:
+            raise InputError(f"Unknown fill mode {self.fill!r}; choose one of {', '.join(FILL_MODES)}.")
 
 
 @dataclass
@@ -68,6 +85,9 @@ class JobResult:
     checkpoint: str | None
     train_seconds: float
     total_seconds: float
+    propagation_seconds: float = 0.0  # flow and candidates, before training (counted in the time budget)
+    fill_seconds: float = 0.0  # filling and writing the frames with a hole
+    seen_fraction: float = 0.0  # the share of hole pixels filled from another frame of the shot
 
 
 class JobReporter:
@@ -145,9 +165,10 @@ def checkpoint_path(spec: JobSpec, outputs: dict[int, str]) -> str:
     return os.path.join(folder, f"{name or 'job'}.ckpt")
 
 
-def write_frames(ctx: JobContext, fill: FillFrame | None) -> tuple[int, int]:
+def write_frames(ctx: JobContext, fill: FillFrame | None, seen: SeenMap | None = None) -> tuple[int, int]:
     """Write every frame: ``fill`` for frames with a hole, a copy for the others (and for all of them when
-    ``fill`` is None). Returns (filled, copied)."""
+    ``fill`` is None). With the spec's ``seen_channel`` each output gets SEEN_CHANNEL from ``seen`` (none:
+    0 everywhere). Returns (filled, copied)."""
     filled = copied = 0
     outputs = ctx.outputs
     for done, frame in enumerate(ctx.shot.frames, start=1):
@@ -158,7 +179,12 @@ def write_frames(ctx: JobContext, fill: FillFrame | None) -> tuple[int, int]:
             pixels, copied = plate.pixels, copied + 1
         else:
             pixels, filled = fill(done - 1, plate.pixels, ctx.shot.colour(plate), hole), filled + 1
-        write_frame(outputs[frame], pixels, plate.spec, overwrite=ctx.spec.overwrite)
+        spec = plate.spec
+        if ctx.spec.seen_channel:
+            from_frames = seen(done - 1, hole) if seen is not None and hole.any() else np.zeros(hole.shape, bool)
+            extended = with_channel(plate, pixels, SEEN_CHANNEL, from_frames)
+            pixels, spec = extended.pixels, extended.spec
+        write_frame(outputs[frame], pixels, spec, overwrite=ctx.spec.overwrite)
         ctx.reporter.frame_written(frame, outputs[frame], done, len(outputs))
     return filled, copied
 
