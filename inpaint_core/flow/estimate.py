@@ -38,7 +38,7 @@ class FlowSettings:
 
     long_side: int = 1024  # flow is estimated at most this many pixels wide or high
     flow_margin: int = 12  # px around a hole where the flow is replaced by its completion
-    completion: str = "homography"  # "homography" or "telea" (the frozen baseline's)
+    completion: str = "homography"  # or "telea" (the frozen baseline's)
     homography_ring: int = 24  # px of ring outside the margin the homography is fitted on
     candidates: int = 3  # hole pixel colour = the K nearest-in-time frames that show it, weighted 1/distance
 

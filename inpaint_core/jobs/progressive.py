@@ -17,8 +17,9 @@ training step is fixed by the batch and patch size alone.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +32,13 @@ from inpaint_core.inference.progressive import (
     resize_frame,
 )
 from inpaint_core.io.colour import LogEncoding
+from inpaint_core.jobs.propagated import (
+    guided_fill,
+    needs_network,
+    propagate_shot,
+    propagation_figures,
+    remaining_budget,
+)
 from inpaint_core.jobs.types import (
     JobContext,
     JobResult,
@@ -106,22 +114,31 @@ def run_progressive(ctx: JobContext, settings: ProgressiveSettings | None = None
     if not data.holes.any():
         return copy_through(ctx)
     warn_full_frames(ctx, data)
-    base, base_seconds = _train_base(ctx, data, scales[0])
-    refiners, refine_seconds = [], 0.0
-    for scale in scales[1:]:
-        refiner, seconds = _train_refiner(ctx, settings, banks.pop(scale.index), data.channels, scale)
-        refiners.append(refiner)
-        refine_seconds += seconds
+    propagated = propagate_shot(ctx) if spec.fill != "paper" else None
+    base, refiners, train_seconds, network = None, [], 0.0, None
+    if needs_network(ctx, propagated):
+        ctx = replace(ctx, spec=replace(spec, train=remaining_budget(spec.train, ctx.seconds())))
+        base, train_seconds = _train_base(ctx, data, scales[0])
+        for scale in scales[1:]:
+            refiner, seconds = _train_refiner(ctx, settings, banks.pop(scale.index), data.channels, scale)
+            refiners.append(refiner)
+            train_seconds += seconds
+        network = ProgressiveFill(base.inference_model, [None if r is None else r.model for r in refiners],
+                                  data.images, data.holes, data.encoding, scales, shot.colour_channels, ctx.device,
+                                  tile=settings.tile, tile_margin=settings.tile_margin,
+                                  base_margin=spec.train.crop_size // 2).frame
+    banks.clear()
     reporter.stage(f"Writing {len(ctx.outputs)} frames to {spec.output}")
-    fill = ProgressiveFill(base.inference_model, [None if r is None else r.model for r in refiners], data.images,
-                           data.holes, data.encoding, scales, shot.colour_channels, ctx.device,
-                           tile=settings.tile, tile_margin=settings.tile_margin, base_margin=spec.train.crop_size // 2)
-    filled, copied = write_frames(ctx, fill.frame)
+    fill = network if propagated is None else guided_fill(propagated, network, shot.colour_channels)
+    fill_started = time.monotonic()
+    filled, copied = write_frames(ctx, fill, None if propagated is None else propagated.seen_map)
     return JobResult(
         frames=shot.frames, outputs=list(ctx.outputs.values()), filled_frames=filled, copied_frames=copied,
-        iterations=base.iteration + sum(r.iteration for r in refiners if r is not None), final_loss=base.last_loss,
-        hole_fraction=data.hole_fraction, device=str(ctx.device), checkpoint=scale_checkpoint(ctx.checkpoint, 0),
-        train_seconds=base_seconds + refine_seconds, total_seconds=ctx.seconds(),
+        iterations=0 if base is None else base.iteration + sum(r.iteration for r in refiners if r is not None),
+        final_loss=float("nan") if base is None else base.last_loss, hole_fraction=data.hole_fraction,
+        device=str(ctx.device), checkpoint=None if base is None else scale_checkpoint(ctx.checkpoint, 0),
+        train_seconds=train_seconds, total_seconds=ctx.seconds(),
+        **propagation_figures(propagated, time.monotonic() - fill_started),
     )
 
 

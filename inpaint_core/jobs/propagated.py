@@ -123,6 +123,12 @@ def remaining_budget(train: TrainSettings, spent: float) -> TrainSettings:
     return replace(train, time_budget=max(train.time_budget * _MIN_TRAINING, train.time_budget - spent))
 
 
+def propagation_figures(propagated: PropagatedShot | None, fill_seconds: float) -> dict[str, float]:
+    """The JobResult fields on the propagation and the fill."""
+    return {"propagation_seconds": 0.0 if propagated is None else propagated.seconds,
+            "fill_seconds": fill_seconds, "seen_fraction": 0.0 if propagated is None else propagated.seen_fraction}
+
+
 def guided_fill(propagated: PropagatedShot, network: FillFrame | None, channels: list[int]) -> FillFrame:
     """A frame's fill: the propagated colour where another frame shows a pixel, ``network``'s elsewhere.
 

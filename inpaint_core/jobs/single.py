@@ -13,10 +13,10 @@ import numpy as np
 
 from inpaint_core.inference.fill import inpaint_frame
 from inpaint_core.jobs.propagated import (
-    PropagatedShot,
     guided_fill,
     needs_network,
     propagate_shot,
+    propagation_figures,
     remaining_budget,
 )
 from inpaint_core.jobs.types import (
@@ -70,11 +70,5 @@ def run_single_scale(ctx: JobContext) -> JobResult:
         iterations=0 if trainer is None else trainer.iteration,
         final_loss=float("nan") if trainer is None else trainer.last_loss, hole_fraction=hole_fraction,
         device=str(ctx.device), checkpoint=None if trainer is None else ctx.checkpoint, train_seconds=train_seconds,
-        total_seconds=ctx.seconds(), **_propagation_figures(propagated, time.monotonic() - fill_started, filled),
+        total_seconds=ctx.seconds(), **propagation_figures(propagated, time.monotonic() - fill_started),
     )
-
-
-def _propagation_figures(propagated: PropagatedShot | None, fill_seconds: float, filled: int) -> dict:
-    """The result's propagation and fill fields."""
-    return {"propagation_seconds": 0.0 if propagated is None else propagated.seconds,
-            "fill_seconds": fill_seconds, "seen_fraction": 0.0 if propagated is None else propagated.seen_fraction}

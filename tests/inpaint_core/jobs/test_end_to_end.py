@@ -66,19 +66,26 @@ def _write_awkward_shot(folder, pixel_type: str, dtype) -> tuple[list[np.ndarray
 
 
 @pytest.mark.parametrize("pixel_type,dtype,bits", [("half", np.float16, np.uint16), ("float", np.float32, np.uint32)])
+@pytest.mark.parametrize("fill", ["guided", "paper", "propagation"])
 @pytest.mark.slow
-def test_pixels_outside_the_matte_are_bit_identical(tmp_path, pixel_type, dtype, bits):
+def test_pixels_outside_the_matte_are_bit_identical(tmp_path, pixel_type, dtype, bits, fill):
     plates, holes = _write_awkward_shot(tmp_path, pixel_type, dtype)
     spec = JobSpec(
         ShotSpec(str(tmp_path / "plate.####.exr"), mask=str(tmp_path / "matte.####.exr")),
         str(tmp_path / "out" / "clean.####.exr"),
         TrainSettings(width=4, two_stage=True, iterations=3, batch_size=2, crop_size=16),
+        fill=fill,
+        seen_channel=fill == "guided",  # the extra channel goes after the plate's, which stay as they are
     )
     result = run_job(spec)
 
     for path, plate, hole in zip(result.outputs, plates, holes):
         out = read_frame(path)
         assert out.pixels.dtype == dtype
+        if fill == "guided":
+            assert out.channel_names[5:] == ("inpaint.seen",) and not out.pixels[..., 5][~hole].any()
+            out.pixels = out.pixels[..., :5]
+            out.spec.nchannels, out.spec.channelnames = 5, out.channel_names[:5]
         same = out.pixels.view(bits) == plate.view(bits)
         assert same[~hole].all(), "a pixel outside the matte changed"
         assert same[..., 3:].all(), "alpha or Z changed inside the hole"
