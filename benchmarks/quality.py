@@ -1,5 +1,11 @@
 """Quality inside the holes: baselines and the learned inpainter at wall-clock budgets.
 
+Each preset's network is scored in both fill modes from the same run: the default ("guided": the library's
+propagation where some frame shows a hole pixel, the network elsewhere; its label is the preset's) and the
+paper's network alone (label '<preset>+paper'). The guided readout of a budget is taken when the network has
+trained the budget less the propagation's seconds, as a job counts them. 'propagation' is the default with its
+network switched off (Telea where no frame shows a pixel): the ablation the network must beat.
+
 Our method is trained with a loop around ``Trainer.step()`` rather than
 ``Trainer.train()``: the presets' iteration counts are replaced by budgets of
 training time, and the model is evaluated each time a budget is reached. Only
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from inpaint_core.flow.clip import ClipPropagation, propagate_clip
 from inpaint_core.inference.fill import inpaint_frame
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_core.training.dataset import load_training_data
@@ -33,6 +40,8 @@ from .scoring import FlowReference, flow_reference, score
 _UNLIMITED_ITERATIONS = 10**9
 
 BASELINES = ("telea", "flow")
+NETWORK_OFF = "propagation"  # the default fill with its network switched off
+PAPER = "+paper"  # label suffix of a preset's paper-mode readout
 
 
 @dataclass
@@ -87,13 +96,19 @@ def run_clip(
                         clip.hole_fraction, reference.truth_flicker)
     telea, telea_score = _run_baseline("telea", _telea_clip, clip, reference)
     flow, flow_score = _run_baseline("flow", flow_guided_fill, clip, reference)
-    result.scores += [telea_score, flow_score]
-    for baseline in (telea_score, flow_score):
+    propagated = propagate_clip(clip.plate, clip.hole)
+    filled_alone = _as_written(propagated.filled, clip)
+    alone = score(filled_alone, clip, reference)
+    alone_score = MethodScore(NETWORK_OFF, None, propagated.seconds, 0, propagated.seconds, alone.psnr, alone.ssim,
+                              alone.flicker)
+    result.scores += [telea_score, flow_score, alone_score]
+    log(f"{clip.name}: propagation sees {100 * propagated.seen_fraction:.1f}% of the hole pixels in other frames")
+    for baseline in (telea_score, flow_score, alone_score):
         log(f"{clip.name}: {baseline.method}: {baseline.psnr:.2f} dB, SSIM {baseline.ssim:.3f}, "
             f"flicker {baseline.flicker:.2f} ({baseline.run_s:.1f} s)")
     showcase = Showcase(telea, flow)
     for preset in presets:
-        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference):
+        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference, propagated):
             result.scores.append(method_score)
             log(f"{clip.name}: {method_score.method} at {method_score.budget_s / 60:g} min "
                 f"({method_score.iterations} it): "
@@ -102,6 +117,18 @@ def run_clip(
                 showcase.ours, showcase.ours_psnr = filled, method_score.psnr
                 showcase.ours_label = f"ours: {method_score.method}, {method_score.budget_s / 60:g} min"
     return result, showcase
+
+
+def _as_written(filled: np.ndarray, clip: BenchClip) -> np.ndarray:
+    """A float32 fill as a job writes it: in the plate's pixel type (half), read back as float32."""
+    plate = Shot(ShotSpec(plate=clip.plate_pattern))
+    dtype = plate.read(plate.frames[0])[0].pixels.dtype
+    return filled.astype(dtype).astype(np.float32)
+
+
+def guided(network_fill: np.ndarray, propagated: ClipPropagation, clip: BenchClip) -> np.ndarray:
+    """The default fill from a network's fill: the propagated colour wherever another frame shows the pixel."""
+    return np.where(propagated.seen[..., None], _as_written(propagated.filled, clip), network_fill)
 
 
 def _telea_clip(plate: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -127,8 +154,10 @@ def train_with_budgets(
     budgets_s: list[float],
     device: torch.device,
     reference: FlowReference,
+    propagated: ClipPropagation,
 ) -> Iterator[tuple[MethodScore, np.ndarray]]:
-    """Train one preset from scratch, yielding its score (and fill) each time a budget is reached.
+    """Train one preset from scratch, yielding its scores (and fills) each time a budget is reached: the guided
+    readout (when the network has trained the budget less the propagation's seconds), then the paper one.
 
     One run serves all budgets, unless the learning rate decays towards the end of the run ('+decay'
     variants): then each budget is a run of its own, as a user's run with that budget would be.
@@ -136,9 +165,9 @@ def train_with_budgets(
     name, overrides = parse_variant(preset)
     if overrides.get("lr_decay"):
         for budget in sorted(budgets_s):
-            yield from _train_and_score(clip, preset, [budget], device, reference, time_budget=budget)
+            yield from _train_and_score(clip, preset, [budget], device, reference, budget, propagated)
     else:
-        yield from _train_and_score(clip, preset, budgets_s, device, reference, time_budget=0.0)
+        yield from _train_and_score(clip, preset, budgets_s, device, reference, 0.0, propagated)
 
 
 def _train_and_score(
@@ -148,23 +177,38 @@ def _train_and_score(
     device: torch.device,
     reference: FlowReference,
     time_budget: float,
+    propagated: ClipPropagation,
 ) -> Iterator[tuple[MethodScore, np.ndarray]]:
     shot = Shot(ShotSpec(plate=clip.plate_pattern))
     data = load_training_data(shot)
     name, overrides = parse_variant(preset)
     settings = preset_settings(name, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0, **overrides)
     trainer = Trainer(data, replace(settings, time_budget=time_budget), device)
+    every_pixel_seen = propagated.seen_fraction >= 1.0
+    # (training seconds to stop at, the budget it reads out, guided or paper)
+    stops = sorted([(max(b - propagated.seconds, 0.0), b, True) for b in budgets_s]
+                   + [(b, b, False) for b in budgets_s])
     cpu = 0.0
     try:
-        for budget in sorted(budgets_s):
-            while trainer.trained_seconds < budget:
+        for stop, budget, is_guided in stops:
+            if is_guided and every_pixel_seen:  # the default trains nothing: it is propagation alone
+                filled = _as_written(propagated.filled, clip)
+                scores = score(filled, clip, reference)
+                yield MethodScore(preset, budget, propagated.seconds, 0, propagated.seconds, scores.psnr,
+                                  scores.ssim, scores.flicker), filled
+                continue
+            while trainer.trained_seconds < stop:
                 start_cpu = time.process_time()
                 trainer.step()
                 cpu += time.process_time() - start_cpu
             trained = trainer.trained_seconds
-            share = cpu / (trained * torch.get_num_threads())
+            share = cpu / max(trained * torch.get_num_threads(), 1e-9)
             for label, model in _readouts(preset, trainer):
                 filled, fill_s = fill_clip(trainer, shot, model)
+                if is_guided:
+                    filled = guided(filled, propagated, clip)
+                else:
+                    label = _paper_label(label)
                 scores = score(filled, clip, reference)
                 yield MethodScore(label, budget, trained, trainer.iteration, fill_s,
                                   scores.psnr, scores.ssim, scores.flicker, share), filled
@@ -186,6 +230,8 @@ def parse_variant(method: str) -> tuple[str, dict[str, float]]:
     name, *parts = method.split("+")
     overrides = {}
     for part in parts:
+        if part == PAPER[1:]:  # a fill mode, not a training setting
+            continue
         key = next((k for k in _VARIANTS if part.startswith(k)), None)
         if key is None:
             raise SystemExit(f"Unknown variant {part!r} in {method!r}; known: {', '.join(_VARIANTS)} "
@@ -194,6 +240,12 @@ def parse_variant(method: str) -> tuple[str, dict[str, float]]:
         option = _VARIANTS[key]
         overrides[option.library] = option.to_library(option.kind(value))
     return name, overrides
+
+
+def _paper_label(label: str) -> str:
+    """'standard+ema0' -> 'standard+paper+ema0': the paper-mode readout of a preset (or variant)."""
+    name, *parts = label.split("+")
+    return "+".join([name, PAPER[1:], *parts])
 
 
 def _readouts(preset: str, trainer: Trainer) -> list[tuple[str, torch.nn.Module]]:

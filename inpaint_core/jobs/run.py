@@ -19,6 +19,7 @@ from inpaint_core.jobs.types import (
     JobReporter,
     JobResult,
     JobSpec,
+    check_seen_channel,
     plan_outputs,
     warn_gaps,
 )
@@ -41,6 +42,7 @@ def run_job(
     ctx = JobContext(spec, shot, plan_outputs(spec.output, shot, spec.overwrite), select_device(spec.device),
                      reporter or JobReporter(), should_cancel, preview_every)
     warn_gaps(ctx)
+    check_seen_channel(ctx)
     if spec.shot.mask_frame is not None:
         ctx = propagate_mask(ctx)
     if wants_progressive(ctx.spec.progressive, ctx.shot):

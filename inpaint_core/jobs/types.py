@@ -237,6 +237,13 @@ def training_length(settings: TrainSettings) -> str:
     return f"{settings.iterations} iterations"
 
 
+def check_seen_channel(ctx: JobContext) -> None:
+    """Before any work: the outputs can take SEEN_CHANNEL only if the plate has no channel of that name."""
+    if ctx.spec.seen_channel and SEEN_CHANNEL in ctx.shot.channel_names:
+        raise OutputError(f"The seen channel adds {SEEN_CHANNEL!r} to the outputs, and the plate {ctx.spec.shot.plate} "
+                          "has a channel of that name already: rename or drop it, or leave the seen channel off.")
+
+
 def warn_gaps(ctx: JobContext) -> None:
     """A scanned sequence with holes in its numbering is often an unfinished render."""
     frames = ctx.shot.frames

@@ -2,7 +2,7 @@
 
 The job folder is the whole state, so any farm node can pick up any task::
 
-    DIR/plan.json                     the shot, settings and windows (written once)
+    DIR/plan.json                     the shot, settings (fill, seen channel) and windows (written once)
     DIR/windows/003/clean.####.exr    window 3's frames
     DIR/windows/003/work/             its checkpoint: a killed task resumes from it
     DIR/windows/003/done.json         written last: the window is complete
@@ -21,16 +21,20 @@ from typing import Callable
 
 import numpy as np
 
-from inpaint_core.errors import Cancelled, InputError
-from inpaint_core.io.image_files import read_frame, write_frame
+from inpaint_core.errors import Cancelled, InputError, OutputError
+from inpaint_core.io.image_files import read_frame, with_channel, write_frame
 from inpaint_core.io.sequence import SequencePattern, format_frame_list
-from inpaint_core.jobs.types import JobReporter, JobResult, JobSpec, plan_outputs
+from inpaint_core.jobs.types import FILL_MODES, SEEN_CHANNEL, JobReporter, JobResult, JobSpec, plan_outputs
 from inpaint_core.jobs.windows import Window, blend_weights, plan_windows
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_core.training.presets import preset_settings
 
 PLAN_FILE = "plan.json"
-PLAN_VERSION = 2  # 2: training settings as the preset's overrides
+# 2: training settings as the preset's overrides. fill and seen_channel came later within version 2: a plan
+# without them was made when every window filled with the network alone, so its remaining windows do too
+# ("paper"), and the assembled shot does not change method from one window to the next.
+PLAN_VERSION = 2
+_FILL_BEFORE_FILL_MODES = "paper"
 DEFAULT_WINDOW_SIZE = 40
 DEFAULT_OVERLAP = 8
 _WINDOW_OUTPUT = "clean.####.exr"
@@ -47,6 +51,14 @@ class WindowedPlan:
     window_size: int = DEFAULT_WINDOW_SIZE
     overlap: int = DEFAULT_OVERLAP
     windows: list[Window] = field(default_factory=list)
+    fill: str = "guided"  # each window's JobSpec.fill: one of FILL_MODES
+    seen_channel: bool = False  # each window's, and the assembled, outputs get SEEN_CHANNEL
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILL_MODES:
+            raise InputError(f"Unknown fill mode {self.fill!r}; choose one of {', '.join(FILL_MODES)}.")
+        if not isinstance(self.seen_channel, bool):
+            raise InputError(f"seen_channel must be true or false (got {self.seen_channel!r}).")
 
     def to_dict(self) -> dict:
         """The plan as plan.json holds it, with its version."""
@@ -61,6 +73,7 @@ class WindowedPlan:
         if values.pop("version", None) != PLAN_VERSION:
             raise InputError("The job folder's plan.json was written by another version; plan the job again.")
         values["shot"] = ShotSpec(**values["shot"])
+        values.setdefault("fill", _FILL_BEFORE_FILL_MODES)
         values["windows"] = [Window(i, tuple(frames)) for i, frames in enumerate(values["windows"])]
         return cls(**values)
 
@@ -72,6 +85,9 @@ def create_plan(job_dir: str, plan: WindowedPlan) -> WindowedPlan:
         raise InputError("A single-frame mask (--mask-frame) is not supported by windowed farm jobs: run the shot "
                          "with `internal-inpaint run --mask-frame N`, or give a matte for every frame to `plan`.")
     shot = Shot(plan.shot)
+    if plan.seen_channel and SEEN_CHANNEL in shot.channel_names:
+        raise InputError(f"--seen-channel adds a channel {SEEN_CHANNEL!r} to the outputs, and the plate "
+                         f"{plan.shot.plate} has one already: rename or drop it, or leave --seen-channel out.")
     plan.shot.frames = list(shot.frames)
     plan.overrides = {k: v for k, v in plan.overrides.items() if v is not None}
     preset_settings(plan.preset, **plan.overrides)  # validates
@@ -121,7 +137,8 @@ def window_job(job_dir: str, plan: WindowedPlan, index: int, device: str = "auto
     shot = ShotSpec(**{**asdict(plan.shot), "frames": frames})
     settings = preset_settings(plan.preset, checkpoint_every=checkpoint_every, **plan.overrides)
     return JobSpec(shot=shot, output=os.path.join(folder, _WINDOW_OUTPUT), train=settings, device=device,
-                   work_dir=os.path.join(folder, "work"), resume=True, overwrite=True)
+                   work_dir=os.path.join(folder, "work"), resume=True, overwrite=True, fill=plan.fill,
+                   seen_channel=plan.seen_channel)
 
 
 def window_done(job_dir: str, index: int) -> bool:
@@ -158,19 +175,37 @@ def assemble(job_dir: str, reporter: JobReporter | None = None,
         marker = os.path.join(markers, str(frame))
         if not os.path.exists(marker):
             plate, hole = shot.read(frame)
-            pixels = _blend(frame, plan.windows, sources, hole, shot.colour_channels)
+            blended, nchannels = list(shot.colour_channels), plate.spec.nchannels
+            if plan.seen_channel:
+                blended.append(nchannels)  # the windows' SEEN_CHANNEL, after the plate's channels
+                nchannels += 1
+            pixels = _blend(frame, plan.windows, sources, hole, blended, nchannels)
+            spec = plate.spec
+            if plan.seen_channel:
+                # The plate's header with the channel added, as a single job writes it; in an overlap, the windows'
+                # values cross-faded like the colour: the share of the blended fill taken from other frames.
+                extended = with_channel(plate, pixels[..., :-1], SEEN_CHANNEL, pixels[..., -1])
+                pixels, spec = extended.pixels, extended.spec
             # Our own earlier, interrupted assembly may have written this frame: replacing it is safe.
-            write_frame(outputs[frame], pixels, plate.spec, overwrite=plan.overwrite or started)
+            write_frame(outputs[frame], pixels, spec, overwrite=plan.overwrite or started)
             _write_json(marker, {"frame": frame})
         reporter.frame_written(frame, outputs[frame], done, len(shot.frames))
     return list(outputs.values())
 
 
 def _blend(frame: int, windows: list[Window], sources: dict[int, SequencePattern], hole: np.ndarray,
-           colour: list[int]) -> np.ndarray:
-    """The frame from its windows: identical outside the hole (the plate), cross-faded inside it."""
+           colour: list[int], nchannels: int) -> np.ndarray:
+    """The frame from its windows: identical outside the hole (the plate), cross-faded inside it (the channels
+    ``colour``). Each window's frame must have ``nchannels`` channels."""
     weights = blend_weights(frame, windows)
-    frames = {index: read_frame(sources[index].path(frame)).pixels for index in weights}
+    frames = {}
+    for index in weights:
+        path = sources[index].path(frame)
+        frames[index] = read_frame(path).pixels
+        if frames[index].shape[-1] != nchannels:
+            raise OutputError(f"{path} has {frames[index].shape[-1]} channels where this plan makes {nchannels}: "
+                              f"window {index} was not written for this plan; delete {os.path.dirname(path)} "
+                              f"and run the window again.")
     first = frames[next(iter(weights))]
     if len(weights) == 1 or not hole.any():
         return first

@@ -48,11 +48,13 @@ def connect(client_module, address: str, **options):
 def reuse_key(files: Iterable[str], settings: Settings) -> str:
     """SHA-256 over the rendered inputs' pixels and the settings that change the result.
 
-    The hashing is ``internal_inpaint_client.reuse_key`` (shared with the Resolve plugin); KEY_VERSION
-    and the fields keep the keys of nodes saved by earlier versions of this plugin valid.
+    The hashing is ``internal_inpaint_client.reuse_key`` (shared with the Resolve plugin). The fill and the
+    seen channel joined the fields when the default fill became "guided": a node saved before then holds a
+    result of the "paper" fill, whose key must not match a press under the new default, so it runs once more.
     """
     fields = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
-              "mask_channel": settings.mask_channel, "frames": settings.frames}
+              "mask_channel": settings.mask_channel, "frames": settings.frames, "fill": settings.fill,
+              "seen_channel": settings.seen_channel}
     return shared_reuse_key(files, fields, version=KEY_VERSION)
 
 
@@ -146,7 +148,8 @@ class JobRun:
                 else:
                     job_id = client.submit_paths(
                         rendered.plate, rendered.output, frames=frames, matte_channel="A", preset=settings.preset,
-                        iterations=settings.iterations or None, seed=settings.seed, name=self.label)
+                        iterations=settings.iterations or None, seed=settings.seed, name=self.label,
+                        fill=settings.fill, seen_channel=settings.seen_channel)
                 self.job_id = job_id
                 self._post(self._submitted, job_id, key, output, frames)
                 self._follow(client)

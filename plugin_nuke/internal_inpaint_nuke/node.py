@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import nuke
 
+from internal_inpaint_client.options import OPTIONS, SEEN_CHANNEL
 from internal_inpaint_client.plugin_support import DEFAULT_ADDRESS, DEFAULT_JOB_FOLDER, PRESETS
 
 from .install import NODE_NAME
@@ -28,6 +29,9 @@ MATTE_COPY, WRITE, READ, RESTORE_ALPHA, SWITCH = "MatteToAlpha", "RenderInputs",
 # Knobs.
 SERVER, MASK_CHANNEL, RANGE_MODE, FIRST, LAST = "server", "mask_channel", "frame_range", "first", "last"
 PRESET, ITERATIONS, SEED, JOB_FOLDER = "preset", "iterations", "seed", "job_folder"
+FILL, SEEN = "fill", "seen_channel"  # absent from nodes saved before they existed: read as their defaults
+FILL_MODES: tuple = OPTIONS["fill"].choices
+DEFAULT_FILL: str = OPTIONS["fill"].default
 INPAINT_BUTTON, CANCEL_BUTTON, STATUS, JOB_ID = "inpaint", "cancel", "status", "job_id"
 # Hidden: the last job's reuse key, output pattern and frames ("first-last").
 JOB_KEY, JOB_OUTPUT, JOB_FRAMES = "job_key", "job_output", "job_frames"
@@ -116,6 +120,18 @@ def _add_knobs(group: "nuke.Group") -> None:
     add(nuke.Int_Knob(ITERATIONS, "iterations"), 0,
         "Training iterations; 0 keeps the preset's time budget (draft 3, standard 10, final 30 minutes).")
     add(nuke.Int_Knob(SEED, "seed"), 0, "The same seed and inputs give the same result.")
+    add(nuke.Enumeration_Knob(FILL, "fill", list(FILL_MODES)), DEFAULT_FILL,
+        "Where the fill of the hole comes from.\n"
+        "guided: the real pixels of the other frames, followed along optical flow, wherever one of them shows what "
+        "is behind the object; a network trained on the shot invents only the rest (no training when every pixel "
+        "is seen somewhere).\n"
+        "paper: the network alone, as in the paper (the results of earlier versions of this node).\n"
+        "propagation: the other frames alone, no training: fast, for a first look; what no frame shows is smeared "
+        "in from the hole's edge.")
+    add(nuke.Boolean_Knob(SEEN, "seen channel"), False,
+        f"Add a channel {SEEN_CHANNEL} to the result: 1 where the fill was taken from another frame (real pixels), "
+        "0 where it was invented, and 0 outside the matte. View it to see which parts of the fill to check first. "
+        "The other channels are the same either way.")
     add(nuke.File_Knob(JOB_FOLDER, "job folder"), DEFAULT_JOB_FOLDER,
         "Each press renders the inputs into a new subfolder here and the server writes the clean plate "
         "beside them. The server must be started with --allow-root covering this folder.")

@@ -32,6 +32,8 @@ class Settings:
     iterations: int  # 0: the preset's
     seed: int
     job_folder: str
+    fill: str = ii.DEFAULT_FILL
+    seen_channel: bool = False
 
     @property
     def frames(self) -> str:
@@ -75,9 +77,14 @@ def read_settings(group) -> Settings:
     iterations = int(group[ii.ITERATIONS].value())
     if iterations < 0:
         raise InputProblem(f"iterations must be 0 (the preset's) or more, not {iterations}.")
+    fill_knob, seen_knob = group.knob(ii.FILL), group.knob(ii.SEEN)  # None on a node saved before they existed
+    fill = fill_knob.value() if fill_knob is not None else ii.DEFAULT_FILL
+    if fill not in ii.FILL_MODES:
+        raise InputProblem(f"Unknown fill {fill!r}: pick one of {', '.join(ii.FILL_MODES)}.")
     return Settings(address=address, mask_channel=mask_channel, first=first, last=last,
                     preset=group[ii.PRESET].value(), iterations=iterations, seed=int(group[ii.SEED].value()),
-                    job_folder=os.path.abspath(os.path.expanduser(folder)))
+                    job_folder=os.path.abspath(os.path.expanduser(folder)), fill=fill,
+                    seen_channel=bool(seen_knob.value()) if seen_knob is not None else False)
 
 
 def frame_range(group) -> Tuple[int, int]:

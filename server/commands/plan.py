@@ -13,7 +13,7 @@ from inpaint_core.jobs.windows import plan_windows
 from inpaint_core.masks import Shot
 
 from .console import EXIT_OK, emit_json, run_reporting_errors
-from .shot_options import add_log_options, add_shot_options, shot_spec, training_overrides
+from .shot_options import add_log_options, add_shot_options, job_options, shot_spec, training_overrides
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -46,7 +46,7 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_OK
     plan = windowed.create_plan(args.job_dir, windowed.WindowedPlan(
         shot=spec, output=args.output, preset=args.preset, overrides=training_overrides(args),
-        overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap,
+        overwrite=args.overwrite, window_size=args.window_size, overlap=args.overlap, **job_options(args),
     ))
     window_range = f"0-{len(plan.windows) - 1}"
     for w in plan.windows:

@@ -8,9 +8,18 @@ from inpaint_core.device import DEVICE_CHOICES
 from inpaint_core.errors import InputError
 from inpaint_core.jobs import JobSpec, windowed
 from inpaint_core.training import preset_settings
+from internal_inpaint_client.options import OPTIONS
 
 from .console import EXIT_OK, emit_json, run_job_with_console, run_reporting_errors, say
-from .shot_options import add_log_options, add_shot_options, add_training_options, shot_spec, training_overrides
+from .shot_options import (
+    SHOT_JOB_OPTIONS,
+    add_log_options,
+    add_shot_options,
+    add_training_options,
+    job_options,
+    shot_spec,
+    training_overrides,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -55,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         progressive=args.progressive,
+        **job_options(args),
     )
     run_job_with_console(spec, quiet=args.quiet, log_format=args.log_format)
     return EXIT_OK
@@ -65,6 +75,10 @@ def _run_window(args: argparse.Namespace) -> int:
         raise InputError("A windowed run needs both --job-dir and --window.")
     if args.input or args.output:
         raise InputError("--input/--output come from the job folder's plan; leave them out with --job-dir.")
+    given = [OPTIONS[name].cli.name for name in SHOT_JOB_OPTIONS if getattr(args, name) != OPTIONS[name].default]
+    if given:
+        raise InputError(f"{' and '.join(given)} come from the job folder's plan; leave them out with --job-dir "
+                         "(plan the job again to change them).")
     plan = windowed.load_plan(args.job_dir)
     if windowed.window_done(args.job_dir, args.window):
         windowed.window(plan, args.window)  # still refuse a window number that does not exist

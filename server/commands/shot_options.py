@@ -7,12 +7,15 @@ import argparse
 from inpaint_core.io import parse_frame_range
 from inpaint_core.masks import DEFAULT_THRESHOLD, NONFINITE_POLICIES, ShotSpec
 from inpaint_core.training import describe_presets
-from internal_inpaint_client.options import OPTIONS, TRAIN_SETTINGS
+from internal_inpaint_client.options import JOB_SPEC, OPTIONS, TRAIN_SETTINGS
 
 LOG_FORMATS = ("text", "json")
 # The training options of `run` and `plan`, in the order of their --help (the options schema declares them).
 SHOT_TRAINING_OPTIONS = ("preset", "time_budget", "iterations", "width", "stabilisation", "anti_ambiguity",
-                         "precision", "compile", "seed")
+                         "precision", "compile", "seed", "fill", "seen_channel")
+# Those of them that are the library's JobSpec fields (how the job runs) rather than TrainSettings.
+SHOT_JOB_OPTIONS = tuple(name for name in SHOT_TRAINING_OPTIONS
+                         if OPTIONS[name].library_on == JOB_SPEC and OPTIONS[name].library)
 # What only the library can add to a flag's help: the presets' descriptions.
 _HELP_ADDED = {"preset": f": {describe_presets()}"}
 
@@ -76,6 +79,12 @@ def training_overrides(args: argparse.Namespace) -> dict:
     names and units."""
     return {OPTIONS[name].library: OPTIONS[name].to_library(getattr(args, name))
             for name in SHOT_TRAINING_OPTIONS if OPTIONS[name].library_on == TRAIN_SETTINGS and OPTIONS[name].library}
+
+
+def job_options(args: argparse.Namespace) -> dict:
+    """The job settings of `run` and `plan` (fill, seen_channel: fields of the library's JobSpec, not of its
+    TrainSettings), by their library names."""
+    return {OPTIONS[name].library: getattr(args, name) for name in SHOT_JOB_OPTIONS}
 
 
 def shot_spec(args: argparse.Namespace) -> ShotSpec:

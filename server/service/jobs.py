@@ -24,12 +24,14 @@ from inpaint_core.errors import Cancelled, InpaintError
 from inpaint_core.io import resolve_sequence
 from inpaint_core.io.display import to_display_uint8
 from inpaint_core.jobs import JobReporter, plan_outputs, run_job
+from inpaint_core.jobs.types import SEEN_CHANNEL
 from inpaint_core.masks import Shot
 from inpaint_core.training import Progress
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from . import specs
 from .errors import (
+    InvalidRequest,
     JobNotFound,
     JobWasCancelled,
     LimitExceeded,
@@ -102,7 +104,8 @@ class JobManager:
 
     def _create_upload_job(self, spec: pb.JobSpec, iterations: int) -> JobRecord:
         frames = len(spec.upload.frames)
-        needed = 2 * frames * specs.frame_bytes(spec.upload.layout)  # inputs and outputs
+        outputs = specs.frame_bytes(spec.upload.layout, extra_channels=int(spec.training.seen_channel))
+        needed = frames * (specs.frame_bytes(spec.upload.layout) + outputs)  # inputs and outputs
         free = self.spool.free_bytes()
         if needed > free:
             raise LimitExceeded(f"The job needs about {_megabytes(needed)} in the spool {self.spool.root} and only "
@@ -131,6 +134,9 @@ class JobManager:
             for path in files.values():
                 self.roots.check_file(path, f"{what} file")
         shot = Shot(library.shot)
+        if library.seen_channel and SEEN_CHANNEL in shot.channel_names:
+            raise InvalidRequest(f"training.seen_channel adds a channel {SEEN_CHANNEL!r} to the outputs, and the plate "
+                                 f"{paths.plate} has one already: rename or drop it, or leave seen_channel off.")
         plan_outputs(library.output, shot, library.overwrite)
         record = self.spool.create(resolved, pb.QUEUED, len(shot.frames), iterations)
         self._event(record.id, pb.QUEUED, state_change=pb.StateChange(message="Queued"))

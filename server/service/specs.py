@@ -13,6 +13,7 @@ import numpy as np
 
 from inpaint_core.io import MAX_SIDE, format_frame_list, parse_frame_range
 from inpaint_core.jobs import JobSpec
+from inpaint_core.jobs.types import SEEN_CHANNEL
 from inpaint_core.masks import DEFAULT_THRESHOLD, ShotSpec
 from inpaint_core.training import TrainSettings, preset_settings
 from internal_inpaint.v1 import inpaint_pb2 as pb
@@ -42,8 +43,9 @@ def pixel_dtype(layout: pb.FrameLayout) -> np.dtype:
     return _DTYPES[layout.pixel_type]
 
 
-def frame_bytes(layout: pb.FrameLayout) -> int:
-    return layout.width * layout.height * len(layout.channels) * pixel_dtype(layout).itemsize
+def frame_bytes(layout: pb.FrameLayout, extra_channels: int = 0) -> int:
+    """The bytes of one frame of ``layout`` (with ``extra_channels`` more: a result's seen channel)."""
+    return layout.width * layout.height * (len(layout.channels) + extra_channels) * pixel_dtype(layout).itemsize
 
 
 def check_spec(spec: pb.JobSpec, max_frame_bytes: int) -> TrainSettings:
@@ -54,6 +56,9 @@ def check_spec(spec: pb.JobSpec, max_frame_bytes: int) -> TrainSettings:
         raise InvalidRequest("The job spec has no source: set either upload (frames sent to the server) or paths.")
     if source == "upload":
         _check_upload(spec.upload, spec.matte, max_frame_bytes)
+        if spec.training.seen_channel and SEEN_CHANNEL in spec.upload.layout.channels:
+            raise InvalidRequest(f"training.seen_channel adds a channel {SEEN_CHANNEL!r} to the results, and the "
+                                 f"uploaded frames have one already: rename or drop it, or leave seen_channel off.")
     if spec.matte.dilate < 0 or spec.matte.dilate > MAX_DILATE:
         raise InvalidRequest(f"matte.dilate must be between 0 and {MAX_DILATE} pixels (got {spec.matte.dilate}).")
     if spec.matte.HasField("threshold") and not math.isfinite(spec.matte.threshold):

@@ -240,6 +240,30 @@ def test_job_spec_carries_the_progressive_mode(mode, value):
     assert c._job_spec(progressive=mode).training.progressive == value
 
 
+@pytest.mark.parametrize("mode, value", [("guided", pb.FILL_GUIDED), ("paper", pb.FILL_PAPER),
+                                         ("propagation", pb.FILL_PROPAGATION)])
+def test_job_spec_carries_the_fill_mode(mode, value):
+    assert c._job_spec(fill=mode).training.fill == value
+    assert c._job_spec().training.fill == pb.FILL_GUIDED
+
+
+def test_job_spec_carries_the_seen_channel():
+    assert c._job_spec(seen_channel=True).training.seen_channel is True
+    assert c._job_spec().training.seen_channel is False
+
+
+@pytest.mark.parametrize("keywords, words", [
+    (dict(fill="best"), "fill must be one of guided, paper, propagation (got 'best')"),
+    (dict(fill="Paper"), "fill must be one of guided, paper, propagation (got 'Paper')"),
+    (dict(seen_channel="yes"), "seen_channel must be True or False (got 'yes')"),
+    (dict(seen_channel=1), "seen_channel must be True or False (got 1)"),
+])
+def test_job_spec_refuses_a_bad_fill_or_seen_channel_naming_it(keywords, words):
+    with pytest.raises(ValueError) as info:
+        c._job_spec(**keywords)
+    assert str(info.value) == words + "."
+
+
 def test_job_spec_refuses_an_unknown_progressive_mode():
     with pytest.raises(ValueError, match="progressive must be one of auto, on, off"):
         c._job_spec(progressive="yes")
@@ -422,6 +446,20 @@ def test_download_reassembles_frames(client):
         np.testing.assert_array_equal(result[frame], array)
         assert result[frame].dtype == np.float32
     assert list(download.calls[0][0].frames) == [1001, 1002]
+
+
+def test_download_of_a_seen_channel_job_has_one_more_channel(client):
+    frames = frames_of(2, shape=(3, 4, 5))  # the four uploaded channels and the server's inpaint.seen
+    job = upload_job()
+    job.spec.training.seen_channel = True
+    client._stub = FakeStub(GetJob=Scripted(job, job), DownloadResult=Scripted(FakeStream(chunks_of(frames))))
+    result = client.download("j")
+    for frame, array in frames.items():
+        assert result[frame].shape == (3, 4, 5)
+        np.testing.assert_array_equal(result[frame], array)
+    assert c.result_channels(job) == ["R", "G", "B", "A", "inpaint.seen"]
+    assert c.result_channels(upload_job()) == ["R", "G", "B", "A"]
+    assert list(job.spec.upload.layout.channels) == ["R", "G", "B", "A"]  # the job's own layout is left alone
 
 
 def test_download_retry_asks_only_for_missing_frames(client):

@@ -20,6 +20,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from inpaint_core.errors import InputError
 from inpaint_core.jobs import JobSpec
 from inpaint_core.jobs.progressive import MODES as PROGRESSIVE_MODES
+from inpaint_core.jobs.types import FILL_MODES
+from inpaint_core.jobs.types import SEEN_CHANNEL as LIBRARY_SEEN_CHANNEL
 from inpaint_core.training import PRESETS as LIBRARY_PRESETS
 from inpaint_core.training import TrainSettings
 from inpaint_core.training.precision import PRECISION_CHOICES
@@ -190,8 +192,24 @@ def test_the_choices_are_the_library_choices():
     assert OPTIONS["preset"].choices == tuple(LIBRARY_PRESETS)
     assert OPTIONS["precision"].choices == tuple(PRECISION_CHOICES)
     assert OPTIONS["progressive"].choices == tuple(PROGRESSIVE_MODES)
+    assert OPTIONS["fill"].choices == tuple(FILL_MODES)
     with pytest.raises(InputError, match="precision"):
         TrainSettings(precision="float8")
+    with pytest.raises(InputError, match="fill mode 'best'; choose one of guided, paper, propagation"):
+        JobSpec(shot=None, output="", fill="best")
+
+
+def test_the_seen_channel_is_the_library_channel():
+    """The client names the extra channel of a download (result_channels) without importing the library."""
+    assert schema.SEEN_CHANNEL == LIBRARY_SEEN_CHANNEL
+    assert client_module.SEEN_CHANNEL == LIBRARY_SEEN_CHANNEL
+
+
+def test_an_unknown_fill_names_the_option():
+    assert OPTIONS["fill"].problem("best", "training.fill") == \
+        "Unknown training.fill 'best'; choose one of guided, paper, propagation."
+    assert OPTIONS["fill"].problem("propagation", "training.fill") is None
+    assert OPTIONS["seen_channel"].problem(True, "training.seen_channel") is None
 
 
 def test_the_plugins_offer_the_library_presets():
@@ -255,7 +273,8 @@ def test_each_client_keyword_reaches_its_field(option):
     training = client_module._job_spec(**{option.client: value}).training
     field = option.grpc.name
     if option.grpc.enum_prefix:
-        assert getattr(training, field) == pb.ProgressiveMode.Value(option.grpc.enum_prefix + value.upper())
+        enum = pb.TrainingSettings.DESCRIPTOR.fields_by_name[field].enum_type
+        assert getattr(training, field) == enum.values_by_name[option.grpc.enum_prefix + value.upper()].number
     elif option.kind is float:
         assert getattr(training, field) == pytest.approx(value)
     else:

@@ -20,6 +20,7 @@ import grpc
 import numpy as np
 import pytest
 
+from inpaint_core.io.image_files import read_frame
 from inpaint_eval.synthetic import make_clip
 from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint_resolve import comp_io, job
@@ -232,6 +233,9 @@ def test_settings_validation():
         job.JobSettings(address="a:1", job_folder="/j", first=1, last=2, preset="best").validate()
     with pytest.raises(job.PluginError, match="address"):
         job.JobSettings(address=" ", job_folder="/j", first=1, last=2).validate()
+    assert (settings.fill, settings.seen_channel) == ("guided", False)
+    with pytest.raises(job.PluginError, match="Unknown fill 'best': pick one of guided, paper, propagation"):
+        job.JobSettings(address="a:1", job_folder="/j", first=1, last=2, fill="best").validate()
 
 
 def test_progress_text_from_events():
@@ -358,6 +362,7 @@ def test_the_key_follows_the_rendered_pixels_and_the_settings_not_the_render(tmp
     first = key("a")
     assert key("b") == first  # another render of the same pixels, in another folder
     assert key("c", dilate=2) != first and key("d", seed=3) != first and key("e", matte_channel="Red") != first
+    assert key("g", fill="paper") != first and key("h", seen_channel=True) != first
     darker = rgba_frames(clip, masks)
     darker[LAST] = darker[LAST] * np.float16(0.5)  # one frame's pixels change
     plate.frames = darker
@@ -371,6 +376,14 @@ def test_dialog_form_reads_the_comp_range_or_a_custom_one(tmp_path, clip):
     assert dialog.items["Matte"].choices[0] == dlg.PLATE_ALPHA
     assert dialog.items["Preset"].CurrentText == "draft" and dialog.items["Range"].Text == f"{FIRST}-{LAST}"
     assert (dialog.settings().first, dialog.settings().last) == (FIRST, LAST)
+    assert dialog.items["Fill"].choices == ["guided", "paper", "propagation"]
+    assert (dialog.settings().fill, dialog.settings().seen_channel) == ("guided", False)
+    assert "inpaint.seen" in dialog.items["SeenChannel"].ToolTip and "propagation" in dialog.items["Fill"].ToolTip
+    win.choose("Fill", "paper")
+    win.set_checked("SeenChannel", True)
+    assert (dialog.settings().fill, dialog.settings().seen_channel) == ("paper", True)
+    win.choose("Fill", "guided")
+    win.set_checked("SeenChannel", False)
     win.choose("RangeMode", dlg.RANGE_CUSTOM)
     win.set_text("Range", "1002-1003")
     assert (dialog.settings().first, dialog.settings().last) == (1002, 1003)
@@ -428,6 +441,27 @@ def test_entry_script_renders_submits_and_adds_the_clean_loader(path_server, job
     assert plates == [f"plate.{f}.exr" for f in range(FIRST, LAST + 1)]
     check_clean_loader(comp, loader, plate.frames, clip.mask.astype(np.float32))
     assert temporary_tools_gone(comp) and comp.locks == 0 and comp.undo_depth == 0
+
+
+def test_fill_and_seen_channel_reach_the_job_and_the_clean_frames(path_server, job_root, clip):
+    comp, plate = make_comp(clip)
+    dialog, win = open_dialog(comp, address_of(path_server), job_root / "seen")
+    win.choose("Fill", "propagation")
+    win.set_checked("SeenChannel", True)
+    win.click("Start")
+    dialog.disp.pump_until(lambda: finished(dialog), timeout=60)
+    assert dialog.items["Status"].Text.startswith("Done"), dialog.items["Status"].Text
+    with client_for(path_server) as client:
+        training = client.get_job(dialog.runner.job_id).spec.training
+    assert training.fill == pb.FILL_PROPAGATION and training.seen_channel
+    masks = clip.mask.astype(np.float32)
+    for t in range(FRAMES):
+        clean = read_frame(job.sequence_file(dialog.job["output"], FIRST + t))
+        assert clean.channel_names == ("R", "G", "B", "A", "inpaint.seen")
+        keep = masks[t] <= 0.5
+        original = plate.frames[FIRST + t]
+        assert np.array_equal(clean.pixels[..., :3][keep].view(np.uint16), original[..., :3][keep].view(np.uint16))
+        assert not clean.pixels[..., 4][keep].any()
 
 
 def test_separate_matte_tool(path_server, job_root, clip):

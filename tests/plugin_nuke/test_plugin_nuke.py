@@ -389,3 +389,60 @@ def test_the_reuse_key_ignores_header_stamps_but_not_pixels_or_settings(tmp_path
     files = write("a_p.0001.exr", pixels, "2024:01:01 00:00:00")
     assert job.reuse_key(files, settings) == key
     assert job.reuse_key(files, Settings("a:1", "rgba.alpha", 1, 1, "draft", 0, 1, str(tmp_path))) != key
+
+
+# -- fill mode and seen channel ---------------------------------------------------------------------
+
+def test_the_fill_knobs_offer_the_schemas_choices_and_defaults(ii):
+    from internal_inpaint_client.options import OPTIONS
+
+    group = inpaint_node(None, "/tmp/unused", "127.0.0.1:1")
+    assert group[ii.FILL].values() == list(OPTIONS["fill"].choices) == ["guided", "paper", "propagation"]
+    assert group[ii.FILL].value() == OPTIONS["fill"].default == "guided"
+    assert group[ii.SEEN].value() is False and "inpaint.seen" in group[ii.SEEN].tooltip()
+    assert all(mode in group[ii.FILL].tooltip() for mode in OPTIONS["fill"].choices)
+
+
+def test_a_node_saved_before_the_fill_knobs_reads_their_defaults(tmp_path, ii):
+    from internal_inpaint_nuke.render import read_settings
+
+    plate, mask = clip_frames()
+    group = inpaint_node(source(np.concatenate([plate, mask[..., None]], -1), RGBA), tmp_path, "127.0.0.1:1")
+    del group._knobs[ii.FILL], group._knobs[ii.SEEN]  # as a script saved by an earlier version holds the node
+    settings = read_settings(group)
+    assert (settings.fill, settings.seen_channel) == ("guided", False)
+
+
+def test_the_reuse_key_follows_fill_and_seen_channel(tmp_path, job):
+    from internal_inpaint_nuke.render import Settings
+
+    files = [str(tmp_path / "p.0001.exr")]
+    (tmp_path / "p.0001.exr").write_bytes(b"pixels")
+    base = Settings("a:1", "rgba.alpha", 1, 1, "draft", 0, 0, str(tmp_path))
+    variants = (base, Settings(**{**vars(base), "fill": "paper"}), Settings(**{**vars(base), "seen_channel": True}))
+    assert len({job.reuse_key(files, settings) for settings in variants}) == 3
+
+
+def test_fill_and_seen_channel_reach_the_job_and_the_seen_channel_the_nodes_output(path_server, client, job_root, ii):
+    plate, mask = clip_frames()
+    rgba = np.concatenate([plate, mask[..., None]], -1)
+    group = inpaint_node(source(rgba, RGBA), job_root / "seen", f"127.0.0.1:{path_server.port}",
+                         **{ii.FILL: "propagation", ii.SEEN: True})
+    status = press(group)
+    assert status.startswith("Done: job "), status
+    training = client.get_job(group[ii.JOB_ID].value()).spec.training
+    assert training.fill == pb.FILL_PROPAGATION and training.seen_channel
+    for t, path in enumerate(clean_files(group)):
+        clean, names = read_half(path)
+        assert names == ("R", "G", "B", "A", "inpaint.seen")
+        keep = mask[t] <= 0.5
+        original = rgba[t].astype(np.float16)
+        assert np.array_equal(clean[..., :4][keep].view(np.uint16), original[keep].view(np.uint16))
+        assert not clean[..., 4][keep].any()
+        output = group._render(FIRST + t)
+        assert np.array_equal(output["inpaint.seen"], clean[..., 4].astype(np.float32))  # reaches the node's output
+
+    group[ii.SEEN].setValue(False)  # another setting: another job, without the channel
+    assert press(group).startswith("Done: job ")
+    assert not client.get_job(group[ii.JOB_ID].value()).spec.training.seen_channel
+    assert read_half(clean_files(group)[0])[1] == ("R", "G", "B", "A")

@@ -88,11 +88,12 @@ def test_a_request_that_sets_nothing_trains_the_default_preset():
 @pytest.mark.parametrize("option", GRPC_LIBRARY, ids=ids(GRPC_LIBRARY))
 def test_each_training_field_reaches_the_library(option):
     value = "draft" if option.name == "preset" else next(c for c in option.choices if c != option.default) \
-        if option.choices else {int: 3, float: 0.5}[option.kind]
+        if option.choices else {int: 3, float: 0.5, bool: True}[option.kind]
     training = pb.TrainingSettings()
     field = option.grpc.name
     if option.grpc.enum_prefix:
-        setattr(training, field, pb.ProgressiveMode.Value(option.grpc.enum_prefix + value.upper()))
+        enum = pb.TrainingSettings.DESCRIPTOR.fields_by_name[field].enum_type
+        setattr(training, field, enum.values_by_name[option.grpc.enum_prefix + value.upper()].number)
     else:
         setattr(training, field, value)
     if option.library_on == JOB_SPEC:

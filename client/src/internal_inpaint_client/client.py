@@ -17,7 +17,7 @@ import grpc
 import numpy as np
 
 from internal_inpaint.v1 import inpaint_pb2, inpaint_pb2_grpc
-from internal_inpaint_client.options import OPTIONS
+from internal_inpaint_client.options import OPTIONS, SEEN_CHANNEL, Option
 from internal_inpaint_client.plugin_support import DEFAULT_ADDRESS
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -27,10 +27,18 @@ _MAX_DELAY = 10.0
 _MIN_TRANSFER_RATE = 1024 * 1024  # bytes/s: slower than this, a transfer is presumed stuck
 _DTYPES = {inpaint_pb2.HALF: np.dtype("<f2"), inpaint_pb2.FLOAT: np.dtype("<f4")}
 _PIXEL_TYPES = {2: inpaint_pb2.HALF, 4: inpaint_pb2.FLOAT}  # itemsize -> pixel type
-# 'on' -> PROGRESSIVE_ON: the choices of the options schema, as the contract's enum values.
-_PROGRESSIVE = OPTIONS["progressive"]
-_PROGRESSIVE_MODES = {choice: inpaint_pb2.ProgressiveMode.Value(_PROGRESSIVE.grpc.enum_prefix + choice.upper())
-                      for choice in _PROGRESSIVE.choices}
+
+
+def _enum_values(option: Option) -> Dict[str, int]:
+    """An enum option's choices as the contract's values: 'on' -> PROGRESSIVE_ON, 'paper' -> FILL_PAPER."""
+    enum = inpaint_pb2.TrainingSettings.DESCRIPTOR.fields_by_name[option.grpc.name].enum_type
+    return {choice: enum.values_by_name[option.grpc.enum_prefix + choice.upper()].number
+            for choice in option.choices}
+
+
+# The choices of the options schema, as the contract's enum values.
+_PROGRESSIVE_MODES = _enum_values(OPTIONS["progressive"])
+_FILL_MODES = _enum_values(OPTIONS["fill"])
 _FINISHED = (inpaint_pb2.DONE, inpaint_pb2.FAILED, inpaint_pb2.CANCELLED)
 
 T = TypeVar("T")
@@ -206,7 +214,8 @@ def _job_spec(*, name: str = "", matte_channel: str = "", threshold: Optional[fl
               preset: str = "", iterations: Optional[int] = None, seed: Optional[int] = None, preview_every: int = 0,
               inpaint_non_finite: bool = False, stabilisation: Optional[float] = None,
               mask_frame: Optional[int] = None, anti_ambiguity: Optional[float] = None,
-              time_budget_minutes: Optional[float] = None, progressive: str = "auto") -> inpaint_pb2.JobSpec:
+              time_budget_minutes: Optional[float] = None, progressive: str = "auto", fill: str = "guided",
+              seen_channel: bool = False) -> inpaint_pb2.JobSpec:
     """A spec with everything but the source; optional fields stay unset so the server's defaults apply.
 
     The training keywords (and submit_arrays'/submit_paths') are the options schema's (options.py), written out
@@ -234,6 +243,12 @@ def _job_spec(*, name: str = "", matte_channel: str = "", threshold: Optional[fl
     if progressive not in _PROGRESSIVE_MODES:
         raise ValueError(f"progressive must be one of {', '.join(_PROGRESSIVE_MODES)} (got {progressive!r}).")
     spec.training.progressive = _PROGRESSIVE_MODES[progressive]
+    if fill not in _FILL_MODES:
+        raise ValueError(f"fill must be one of {', '.join(_FILL_MODES)} (got {fill!r}).")
+    spec.training.fill = _FILL_MODES[fill]
+    if not isinstance(seen_channel, (bool, np.bool_)):
+        raise ValueError(f"seen_channel must be True or False (got {seen_channel!r}).")
+    spec.training.seen_channel = bool(seen_channel)
     spec.non_finite = inpaint_pb2.INPAINT if inpaint_non_finite else inpaint_pb2.REFUSE
     return spec
 
@@ -307,18 +322,22 @@ class InpaintClient:
                       inpaint_non_finite: bool = False, preview_every: int = 0,
                       stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
                       anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
-                      progressive: str = "auto") -> str:
+                      progressive: str = "auto", fill: str = "guided", seen_channel: bool = False) -> str:
         """Create an upload job from in-memory frames and send them; returns the job id.
 
         ``mask_frame``: only that frame's matte is used; the server propagates it to the other frames.
         ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
+        ``fill``: 'guided' (the other frames along optical flow where they show the pixel, a network trained on the
+        shot elsewhere), 'paper' (the network alone) or 'propagation' (the other frames alone, no training).
+        ``seen_channel``: the results get one more channel, SEEN_CHANNEL ('inpaint.seen'), after ``channels``: 1
+        where the fill came from another frame, 0 elsewhere (``result_channels`` names a job's).
         """
         layout = _check_frames(frames, channels)
         spec = _job_spec(name=name, matte_channel=matte_channel, threshold=threshold, dilate=dilate, preset=preset,
                          iterations=iterations, seed=seed, preview_every=preview_every,
                          inpaint_non_finite=inpaint_non_finite, stabilisation=stabilisation, mask_frame=mask_frame,
                          anti_ambiguity=anti_ambiguity, time_budget_minutes=time_budget_minutes,
-                         progressive=progressive)
+                         progressive=progressive, fill=fill, seen_channel=seen_channel)
         spec.upload.frames.extend(sorted(int(f) for f in frames))
         spec.upload.layout.CopyFrom(layout)
         job_id = self.create_job(spec).id
@@ -343,11 +362,13 @@ class InpaintClient:
                      inpaint_non_finite: bool = False, preview_every: int = 0,
                      stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
                      anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
-                     progressive: str = "auto") -> str:
+                     progressive: str = "auto", fill: str = "guided", seen_channel: bool = False) -> str:
         """Create a job over sequences on a filesystem the server shares; returns the job id.
 
         ``mask_frame``: only that frame's matte is used (only it need exist); the server propagates it.
         ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
+        ``fill``: 'guided' (default), 'paper' or 'propagation', as for submit_arrays.
+        ``seen_channel``: each output file gets one more channel, SEEN_CHANNEL ('inpaint.seen').
         """
         if not plate or not output:
             raise ValueError("A path job needs both a plate and an output sequence, e.g. '/shots/plate.####.exr'.")
@@ -355,7 +376,7 @@ class InpaintClient:
                          iterations=iterations, seed=seed, preview_every=preview_every,
                          inpaint_non_finite=inpaint_non_finite, stabilisation=stabilisation, mask_frame=mask_frame,
                          anti_ambiguity=anti_ambiguity, time_budget_minutes=time_budget_minutes,
-                         progressive=progressive)
+                         progressive=progressive, fill=fill, seen_channel=seen_channel)
         spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
                                                    overwrite=overwrite))
         return self.create_job(spec).id
@@ -472,13 +493,19 @@ class InpaintClient:
         return job
 
     def download(self, job_id: str, frames: Optional[Sequence[int]] = None) -> Dict[int, np.ndarray]:
-        """The filled frames of a finished upload job, as (height, width, channels) arrays."""
+        """The filled frames of a finished upload job, as (height, width, channels) arrays.
+
+        The channels are those uploaded, in their order, and, for a job submitted with ``seen_channel``, one more
+        after them: SEEN_CHANNEL. ``result_channels(job)`` names them.
+        """
         job = self.get_job(job_id)
         if job.spec.WhichOneof("source") == "paths":
             raise ValueError(f"results of path jobs are files: read {job.spec.paths.output}")
-        layout = job.spec.upload.layout
-        if layout.pixel_type not in _DTYPES:
+        if job.spec.upload.layout.pixel_type not in _DTYPES:
             raise InpaintServiceError(grpc.StatusCode.FAILED_PRECONDITION, f"Job {job_id} has no frame layout.")
+        layout = inpaint_pb2.FrameLayout()
+        layout.CopyFrom(job.spec.upload.layout)
+        layout.channels[:] = result_channels(job)
         wanted = list(frames) if frames is not None else list(job.spec.upload.frames)
         if not wanted:
             return {}
@@ -499,6 +526,13 @@ class InpaintClient:
         if missing:
             raise _data_loss(f"The server did not send frames {missing[:10]} of job {job_id}.")
         return assembler.done
+
+
+def result_channels(job: inpaint_pb2.Job) -> List[str]:
+    """The channels of an upload job's results, in the order ``download`` gives them: the uploaded channels, then
+    SEEN_CHANNEL when the job was submitted with ``seen_channel``."""
+    channels = list(job.spec.upload.layout.channels)
+    return channels + [SEEN_CHANNEL] if job.spec.training.seen_channel else channels
 
 
 def _remaining(deadline: Optional[float]) -> Optional[float]:

@@ -229,6 +229,24 @@ _OPTIONS = (
         grpc=GrpcField("progressive", optional=False, unset="auto", enum_prefix="PROGRESSIVE_"),
     ),
     Option(
+        "fill", str, "where the fill of a hole comes from: guided (default) = the other frames of the shot, followed "
+        "along optical flow, wherever one of them shows the pixel, and a network trained on the shot only where "
+        "none does; paper = the network alone, as in the paper (the results of earlier versions); propagation = "
+        "the other frames alone, no training (fast: where no frame shows the pixel it is smeared in from the hole's "
+        "edge)",
+        default="guided", choices=("guided", "paper", "propagation"), library="fill", library_on=JOB_SPEC,
+        cli=Flag("--fill"), client="fill",
+        grpc=GrpcField("fill", optional=False, unset="guided", enum_prefix="FILL_"),
+    ),
+    Option(
+        "seen_channel", bool, "add a channel inpaint.seen to every output frame: 1 where the fill was taken from "
+        "another frame of the shot (real pixels), 0 where it was invented and outside the matte; a matte of what to "
+        "check first. The other channels are unchanged",
+        default=False, library="seen_channel", library_on=JOB_SPEC,
+        cli=Flag("--seen-channel"), client="seen_channel",
+        grpc=GrpcField("seen_channel", optional=False, unset=False),
+    ),
+    Option(
         "preview_every", int, "iterations between preview images sent to watchers (0 = the server's default)",
         default=0, unit="iterations", low=0, grpc=GrpcField("preview_every", optional=False, unset=0),
         client="preview_every",
@@ -236,6 +254,10 @@ _OPTIONS = (
 )
 
 OPTIONS: Dict[str, Option] = {option.name: option for option in _OPTIONS}
+
+# The output channel that ``seen_channel`` adds, after the plate's own (the library's SEEN_CHANNEL; written out here,
+# standard library only, for the client and the plugins; tests/client/test_options.py holds it to the library's).
+SEEN_CHANNEL = "inpaint.seen"
 
 PRESETS: Tuple[str, ...] = OPTIONS["preset"].choices  # the server's presets: 3/10/30 min, wide = GPU
 DEFAULT_PRESET: str = OPTIONS["preset"].default

@@ -13,9 +13,13 @@ from typing import Any, Callable, Dict, List, Optional
 from . import comp_io
 from .job import (
     CLEAN_NAME,
+    DEFAULT_FILL,
     DEFAULT_PRESET,
+    FILL_MODES,
+    FILL_TIPS,
     PLATE_NAME,
     PRESETS,
+    SEEN_TIP,
     JobRunner,
     JobSettings,
     PluginError,
@@ -68,7 +72,7 @@ class Dialog:
 
         self.win = self.disp.AddWindow(
             {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object",
-             "Geometry": [200, 200, 520, 470]},
+             "Geometry": [200, 200, 520, 530]},
             ui.VGroup([
                 row("Plate", ui.ComboBox({"ID": "Plate"})),
                 row("Matte", ui.ComboBox({"ID": "Matte"})),
@@ -81,6 +85,10 @@ class Dialog:
                 row("Seed", ui.SpinBox({"ID": "Seed", "Minimum": 0, "Maximum": 2147483647, "Value": 0,
                                         "ToolTip": "The same seed and inputs give the same result."})),
                 row("Grow matte (px)", ui.SpinBox({"ID": "Dilate", "Minimum": 0, "Maximum": 256, "Value": 0})),
+                row("Fill", ui.ComboBox({"ID": "Fill", "ToolTip": "Where the fill of the hole comes from. "
+                                         + " ".join(f"{mode}: {FILL_TIPS[mode]}" for mode in FILL_MODES)})),
+                ui.CheckBox({"ID": "SeenChannel", "Text": "Seen channel", "Checked": False, "Weight": 0,
+                             "ToolTip": SEEN_TIP}),
                 row("Server", ui.LineEdit({"ID": "Address", "Text": default_address()})),
                 row("Job folder", ui.LineEdit({"ID": "JobFolder", "Text": default_job_folder()})),
                 ui.CheckBox({"ID": "Wire", "Text": "Wire result downstream", "Checked": True, "Weight": 0,
@@ -115,6 +123,8 @@ class Dialog:
         self.items["RangeMode"].AddItems([RANGE_COMP, RANGE_CUSTOM])
         self.items["Preset"].AddItems(list(PRESETS))
         self.items["Preset"].CurrentIndex = PRESETS.index(DEFAULT_PRESET)
+        self.items["Fill"].AddItems(list(FILL_MODES))
+        self.items["Fill"].CurrentIndex = FILL_MODES.index(DEFAULT_FILL)
         if not plates:
             self.show("No Loader or MediaIn in this comp: add the plate first.")
 
@@ -165,7 +175,9 @@ class Dialog:
             first, last = check_range(*comp_io.render_range(self.comp))
         return JobSettings(address=it["Address"].Text, job_folder=it["JobFolder"].Text, first=first, last=last,
                            preset=it["Preset"].CurrentText or DEFAULT_PRESET, iterations=int(it["Iterations"].Value),
-                           seed=int(it["Seed"].Value), dilate=int(it["Dilate"].Value)).validate()
+                           seed=int(it["Seed"].Value), dilate=int(it["Dilate"].Value),
+                           fill=it["Fill"].CurrentText or DEFAULT_FILL,
+                           seen_channel=bool(it["SeenChannel"].Checked)).validate()
 
     # -- events ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from internal_inpaint_client.options import OPTIONS, SEEN_CHANNEL
 from internal_inpaint_client.plugin_support import (
     CONNECT_TIMEOUT,
     DEFAULT_ADDRESS,
@@ -33,6 +34,18 @@ DEFAULT_PRESET = "standard"
 PLATE_NAME = "plate.####.exr"
 CLEAN_NAME = "clean.####.exr"
 PADDING = 4
+FILL_MODES: Tuple[str, ...] = OPTIONS["fill"].choices  # guided, paper, propagation (the options schema's)
+DEFAULT_FILL: str = OPTIONS["fill"].default
+# What the dialog says of each fill mode and of the seen channel.
+FILL_TIPS = {
+    "guided": "The real pixels of the other frames, followed along optical flow, wherever one of them shows what is "
+              "behind the object; a network trained on the shot invents only the rest.",
+    "paper": "The network trained on the shot alone, as in the paper (the results of earlier versions).",
+    "propagation": "The other frames alone, no training: fast, for a first look; what no frame shows is smeared in "
+                   "from the hole's edge.",
+}
+SEEN_TIP = (f"Add a channel {SEEN_CHANNEL} to the clean frames: 1 where the fill was taken from another frame, 0 "
+            "where it was invented and outside the matte (the other channels are the same either way).")
 # Bump when what is rendered, or how it is keyed, changes: keys remembered in comps then stop matching.
 KEY_VERSION = "internal-inpaint-resolve/1"
 
@@ -106,6 +119,8 @@ class JobSettings:
     matte_channel: str = "Alpha"  # the channel of the matte tool copied into alpha; "Alpha" for the plate's own
     name: str = ""
     token: Optional[str] = None
+    fill: str = DEFAULT_FILL  # one of FILL_MODES
+    seen_channel: bool = False  # the clean frames get SEEN_CHANNEL
 
     def validate(self) -> "JobSettings":
         self.address = (self.address or "").strip()
@@ -117,6 +132,9 @@ class JobSettings:
         self.job_folder = os.path.abspath(folder)
         if self.preset not in PRESETS:
             raise PluginError(f"Unknown preset {self.preset!r}: pick one of {', '.join(PRESETS)}.")
+        if self.fill not in FILL_MODES:
+            raise PluginError(f"Unknown fill {self.fill!r}: pick one of {', '.join(FILL_MODES)}.")
+        self.seen_channel = bool(self.seen_channel)
         if self.iterations < 0 or self.dilate < 0 or self.seed < 0:
             raise PluginError("Iterations, seed and matte growth cannot be negative.")
         check_range(self.first, self.last)
@@ -127,9 +145,12 @@ class JobSettings:
         return format_range(self.first, self.last)
 
     def reuse_fields(self) -> Dict[str, object]:
-        """The settings that change the result (the rendered pixels are hashed besides)."""
+        """The settings that change the result (the rendered pixels are hashed besides). The fill and the seen
+        channel joined them when the default fill became "guided": a comp's record of an earlier "paper" result
+        must not match a press under the new default."""
         return {"preset": self.preset, "iterations": self.iterations, "seed": self.seed,
-                "matte_channel": self.matte_channel, "frames": self.frames, "dilate": self.dilate}
+                "matte_channel": self.matte_channel, "frames": self.frames, "dilate": self.dilate,
+                "fill": self.fill, "seen_channel": self.seen_channel}
 
 
 # -- reuse ---------------------------------------------------------------------------
@@ -411,10 +432,11 @@ class JobRunner:
         self.plate_pattern, self.output_pattern = plate_pattern, output_pattern
         self.job_id = self.client().submit_paths(
             plate_pattern, output_pattern, frames=s.frames, preset=s.preset,
-            iterations=s.iterations or None, seed=s.seed, dilate=s.dilate, name=s.name)
+            iterations=s.iterations or None, seed=s.seed, dilate=s.dilate, name=s.name, fill=s.fill,
+            seen_channel=s.seen_channel)
         self._set(Progress(status="Queued", detail=f"Job {self.job_id}"))
         log(f"Job {self.job_id} submitted: {plate_pattern} -> {output_pattern}, frames {s.frames}, "
-            f"preset {s.preset}, seed {s.seed}")
+            f"preset {s.preset}, seed {s.seed}, fill {s.fill}" + (f", with {SEEN_CHANNEL}" if s.seen_channel else ""))
         return self.job_id
 
     def start_watching(self) -> None:

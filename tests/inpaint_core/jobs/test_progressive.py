@@ -225,7 +225,7 @@ def test_progressive_job_can_be_cancelled(clip_folder, tmp_path):
     folder, _ = clip_folder
     calls = iter(range(10**6))
     spec = JobSpec(ShotSpec(str(folder / "half" / "plate.####.exr")), str(tmp_path / "clean.####.exr"), SMALL,
-                   device="cpu", progressive="on", progressive_base=64, work_dir=str(tmp_path / "work"))
+                   device="cpu", progressive="on", progressive_base=64, work_dir=str(tmp_path / "work"), fill="paper")
     with pytest.raises(Cancelled):
         run_job(spec, should_cancel=lambda: next(calls) >= 8)  # during the base scale's training
     assert (tmp_path / "work" / "clean.scale0.ckpt").exists()

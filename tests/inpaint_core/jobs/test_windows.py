@@ -142,3 +142,90 @@ def test_print_window_range_writes_nothing(shot, capsys):
     assert main(_plan_args(shot, shot / "job", "out/clean.####.exr", "--print-window-range")) == 0
     assert capsys.readouterr().out.strip() == "0-1"
     assert not os.path.exists(shot / "job")
+
+
+def test_the_plan_carries_fill_and_seen_channel_to_each_window(shot, capsys):
+    job = str(shot / "job")
+    assert main(_plan_args(shot, shot / "job", "out/clean.####.exr", "--fill", "paper", "--seen-channel")) == 0
+    plan = windowed.load_plan(job)
+    assert (plan.fill, plan.seen_channel) == ("paper", True)
+    for index in range(len(plan.windows)):
+        spec = windowed.window_job(job, plan, index, "cpu")
+        assert (spec.fill, spec.seen_channel) == ("paper", True)
+    assert main(_plan_args(shot, shot / "job", "out/clean.####.exr", "--fill", "paper", "--seen-channel")) == 0
+    assert main(_plan_args(shot, shot / "job")) == 2  # another fill: another job's plan
+    assert "another job's plan" in capsys.readouterr().err
+
+
+def test_a_plan_written_before_fill_modes_keeps_filling_as_it_did(shot, capsys):
+    job = str(shot / "job")
+    assert main(_plan_args(shot, shot / "job")) == 0
+    path = os.path.join(job, windowed.PLAN_FILE)
+    with open(path) as handle:
+        stored = json.load(handle)
+    old = {k: v for k, v in stored.items() if k not in ("fill", "seen_channel")}
+    assert len(old) == len(stored) - 2
+    with open(path, "w") as handle:
+        json.dump(old, handle)
+    plan = windowed.load_plan(job)
+    # Its windows filled with the network alone: the rest do too, so the shot does not change method mid-way.
+    assert (plan.fill, plan.seen_channel) == ("paper", False)
+    spec = windowed.window_job(job, plan, 0, "cpu")
+    assert (spec.fill, spec.seen_channel) == ("paper", False)
+    assert main(_plan_args(shot, shot / "job", "out/clean.####.exr", "--fill", "paper")) == 0  # the same job
+    assert main(_plan_args(shot, shot / "job")) == 2  # the default fill now: another job's plan
+    assert "another job's plan" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, value, words", [("fill", "best", "Unknown fill mode 'best'; choose one of guided"),
+                                               ("seen_channel", "yes", "seen_channel must be true or false")])
+def test_a_plan_with_a_bad_fill_or_seen_channel_is_refused_naming_it(shot, key, value, words):
+    job = str(shot / "job")
+    assert main(_plan_args(shot, shot / "job")) == 0
+    path = os.path.join(job, windowed.PLAN_FILE)
+    with open(path) as handle:
+        stored = json.load(handle)
+    with open(path, "w") as handle:
+        json.dump({**stored, key: value}, handle)
+    with pytest.raises(InputError, match=words):
+        windowed.load_plan(job)
+    with pytest.raises(InputError, match=words):
+        windowed.WindowedPlan(shot=None, output="", **{key: value})
+
+
+def test_assembly_keeps_the_seen_channel_and_cross_fades_it_in_overlaps(shot):
+    job = str(shot / "job")
+    assert main(_plan_args(shot, shot / "job", "out/clean.####.exr", "--fill", "propagation", "--seen-channel")) == 0
+    for index in (0, 1):
+        assert main(["run", "--job-dir", job, "--window", str(index), "--quiet"]) == 0
+    assert main(["assemble", "--job-dir", job, "--quiet"]) == 0
+    plan = windowed.load_plan(job)
+    for frame in range(1001, 1011):
+        plate = read_frame(str(shot / f"plate.{frame}.exr"))
+        clean = read_frame(str(shot / "out" / f"clean.{frame}.exr"))
+        assert clean.channel_names == ("R", "G", "B", "A", "inpaint.seen")
+        keep = plate.pixels[..., 3].astype(np.float32) <= 0.5
+        assert np.array_equal(clean.pixels[..., :4][keep].view(np.uint16), plate.pixels[keep].view(np.uint16))
+        assert not clean.pixels[..., 4][keep].any()
+        weights = blend_weights(frame, plan.windows)
+        windows = {i: read_frame(os.path.join(windowed.window_dir(job, i), f"clean.{frame}.exr")).pixels[..., 4]
+                   for i in weights}
+        expected = sum(w * windows[i].astype(np.float32) for i, w in weights.items())
+        assert np.allclose(clean.pixels[..., 4].astype(np.float32)[~keep], expected[~keep], atol=1e-3), frame
+
+
+def test_a_plan_with_the_seen_channel_refuses_a_plate_that_has_one(tmp_path):
+    from inpaint_core.io.image_files import with_channel, write_frame
+    from inpaint_core.masks import ShotSpec
+
+    clip = make_clip(frames=4, width=48, height=32)
+    write_exr_sequence(clip, str(tmp_path / "plate.####.exr"))
+    for frame in range(1001, 1005):  # a result with its seen channel, planned again as a plate
+        path = str(tmp_path / f"plate.{frame}.exr")
+        plate = read_frame(path)
+        extended = with_channel(plate, plate.pixels, "inpaint.seen", np.zeros(plate.pixels.shape[:2]))
+        write_frame(path, extended.pixels, extended.spec, overwrite=True)
+    plan = windowed.WindowedPlan(shot=ShotSpec(plate=str(tmp_path / "plate.####.exr")),
+                                 output=str(tmp_path / "out" / "c.####.exr"), seen_channel=True)
+    with pytest.raises(InputError, match="has one already"):
+        windowed.create_plan(str(tmp_path / "job"), plan)

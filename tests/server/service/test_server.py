@@ -13,8 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from inpaint_core.io.image_files import read_frame
+from inpaint_eval.synthetic import make_clip
 from internal_inpaint.v1 import inpaint_pb2 as pb
-from internal_inpaint_client.client import InpaintClient, JobCancelled
+from internal_inpaint_client.client import InpaintClient, InpaintServiceError, JobCancelled, result_channels
 from server.service.errors import SpoolLocked
 from tests.server_support import (
     ChildServer,
@@ -52,6 +53,37 @@ def test_the_progressive_mode_reaches_the_job(client, mode, progressive):
     assert any(m.startswith("Progressive mode") for m in stages) == progressive, stages
     results = client.download(job_id)
     assert all(outside_matte_identical(frames[f], results[f]) for f in frames)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["half", "float"])
+def test_an_upload_job_with_the_seen_channel_downloads_it_after_the_uploaded_channels(client, dtype):
+    """fill='propagation' trains nothing: a few seconds. The result has the uploaded channels, bit-exact outside the
+    matte, then inpaint.seen: 1 where another frame showed the hole's pixel, 0 where none did and outside."""
+    clip = make_clip(frames=5, width=48, height=32, occluder="pinned")
+    rgba = np.concatenate([clip.plate, clip.mask[..., None].astype(np.float32)], axis=-1).astype(dtype)
+    frames = {1001 + t: rgba[t] for t in range(len(rgba))}
+    job_id = client.submit_arrays(frames, list("RGBA"), fill="propagation", seen_channel=True)
+    job = client.wait(job_id, timeout=120)
+    assert job.state == pb.DONE and job.spec.training.fill == pb.FILL_PROPAGATION and job.spec.training.seen_channel
+    assert result_channels(job) == ["R", "G", "B", "A", "inpaint.seen"]
+    results = client.download(job_id)
+    for t, frame in enumerate(sorted(frames)):
+        result = results[frame]
+        assert result.shape == (32, 48, 5) and result.dtype == dtype
+        assert outside_matte_identical(frames[frame], result[..., :4]), frame
+        seen, hole, hidden = result[..., 4].astype(np.float32), clip.mask[t], clip.hidden[t] & clip.mask[t]
+        assert set(np.unique(seen)) <= {0.0, 1.0}
+        assert not seen[~hole].any()
+        assert seen[hidden].mean() < 0.5 and seen[hole & ~hidden].mean() > 0.5, frame
+
+
+def test_without_the_seen_channel_the_result_has_the_uploaded_channels(client):
+    frames = tiny_frames()
+    job_id = client.submit_arrays(frames, list("RGBA"), fill="propagation")
+    job = client.wait(job_id, timeout=120)
+    assert job.spec.training.fill == pb.FILL_PROPAGATION and not job.spec.training.seen_channel
+    results = client.download(job_id)
+    assert all(results[f].shape == frames[f].shape and outside_matte_identical(frames[f], results[f]) for f in frames)
 
 
 def test_events_arrive_in_order_with_progress_and_previews(client):
@@ -186,6 +218,28 @@ def test_path_mode_reads_and_writes_the_shared_filesystem(tmp_path):
         first_plate = read_frame(str(root / "plates" / sorted(os.listdir(root / "plates"))[0]))
         first_clean = read_frame(str(root / "clean" / [o for o in outputs if o.endswith(".exr")][0]))
         assert first_clean.pixels.dtype == first_plate.pixels.dtype
+    finally:
+        running.stop(grace=0)
+
+
+def test_a_path_job_with_the_seen_channel_writes_it_and_refuses_a_plate_that_has_one(tmp_path):
+    from inpaint_eval.synthetic import write_exr_sequence
+
+    root = tmp_path / "shows"
+    (root / "plates").mkdir(parents=True)
+    write_exr_sequence(make_clip(frames=4, width=48, height=32), str(root / "plates" / "plate.####.exr"))
+    running = local_server(str(tmp_path / "spool"), allowed_roots=[str(root)])
+    try:
+        with client_for(running) as client:
+            job_id = client.submit_paths(str(root / "plates" / "plate.####.exr"), str(root / "clean" / "c.####.exr"),
+                                         fill="propagation", seen_channel=True)
+            assert client.wait(job_id, timeout=120).spec.training.fill == pb.FILL_PROPAGATION
+            assert read_frame(str(root / "clean" / "c.1001.exr")).channel_names == ("R", "G", "B", "A",
+                                                                                      "inpaint.seen")
+            with pytest.raises(InpaintServiceError, match="has one already") as info:  # a result, inpainted again
+                client.submit_paths(str(root / "clean" / "c.####.exr"), str(root / "again" / "c.####.exr"),
+                                    fill="propagation", seen_channel=True)
+            assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         running.stop(grace=0)
 

@@ -148,6 +148,11 @@ SPEC_CASES = [
     ("negative time budget", lambda s: setattr(s.training, "time_budget_minutes", -5), "time_budget (seconds)"),
     ("negative dilate", lambda s: setattr(s.matte, "dilate", -1), "dilate"),
     ("unknown progressive mode", lambda s: setattr(s.training, "progressive", 7), "training.progressive 7"),
+    ("unknown fill mode", lambda s: setattr(s.training, "fill", 7),
+     "training.fill 7 is not a known mode (FILL_GUIDED, FILL_PAPER or FILL_PROPAGATION)"),
+    ("seen channel over an uploaded one", lambda s: (setattr(s.training, "seen_channel", True),
+                                                     s.upload.layout.channels.append("inpaint.seen")),
+     "training.seen_channel adds a channel 'inpaint.seen'"),
 ]
 
 # build(job, other) -> the chunks of one UploadFrames call; `other` is a second upload job.

@@ -35,6 +35,12 @@ class ProgressiveMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROGRESSIVE_AUTO: _ClassVar[ProgressiveMode]
     PROGRESSIVE_ON: _ClassVar[ProgressiveMode]
     PROGRESSIVE_OFF: _ClassVar[ProgressiveMode]
+
+class FillMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILL_GUIDED: _ClassVar[FillMode]
+    FILL_PAPER: _ClassVar[FillMode]
+    FILL_PROPAGATION: _ClassVar[FillMode]
 PIXEL_TYPE_UNSPECIFIED: PixelType
 HALF: PixelType
 FLOAT: PixelType
@@ -52,6 +58,9 @@ INPAINT: NonFinitePolicy
 PROGRESSIVE_AUTO: ProgressiveMode
 PROGRESSIVE_ON: ProgressiveMode
 PROGRESSIVE_OFF: ProgressiveMode
+FILL_GUIDED: FillMode
+FILL_PAPER: FillMode
+FILL_PROPAGATION: FillMode
 
 class FrameLayout(_message.Message):
     __slots__ = ("width", "height", "channels", "pixel_type")
@@ -100,7 +109,7 @@ class MatteSettings(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., threshold: _Optional[float] = ..., dilate: _Optional[int] = ..., mask_frame: _Optional[int] = ...) -> None: ...
 
 class TrainingSettings(_message.Message):
-    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes", "progressive")
+    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes", "progressive", "fill", "seen_channel")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +118,8 @@ class TrainingSettings(_message.Message):
     ANTI_AMBIGUITY_FIELD_NUMBER: _ClassVar[int]
     TIME_BUDGET_MINUTES_FIELD_NUMBER: _ClassVar[int]
     PROGRESSIVE_FIELD_NUMBER: _ClassVar[int]
+    FILL_FIELD_NUMBER: _ClassVar[int]
+    SEEN_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     preset: str
     iterations: int
     seed: int
@@ -117,7 +128,9 @@ class TrainingSettings(_message.Message):
     anti_ambiguity: float
     time_budget_minutes: float
     progressive: ProgressiveMode
-    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ..., progressive: _Optional[_Union[ProgressiveMode, str]] = ...) -> None: ...
+    fill: FillMode
+    seen_channel: bool
+    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ..., progressive: _Optional[_Union[ProgressiveMode, str]] = ..., fill: _Optional[_Union[FillMode, str]] = ..., seen_channel: bool = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("name", "upload", "paths", "matte", "training", "non_finite")

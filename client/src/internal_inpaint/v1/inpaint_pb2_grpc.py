@@ -119,7 +119,8 @@ class InpaintServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def DownloadResult(self, request, context):
-        """The inpainted frames of a finished job, as chunks (same layout as the upload).
+        """The inpainted frames of a finished job, as chunks (same layout as the upload; with
+        training.seen_channel, one more channel after the layout's: "inpaint.seen").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
