@@ -159,6 +159,8 @@ def report_result(result: JobResult, log_format: str) -> None:
         emit_json("result", frames=len(result.frames), filled=result.filled_frames, copied=result.copied_frames,
                   iterations=result.iterations, final_loss=_finite(result.final_loss), device=result.device,
                   train_seconds=round(result.train_seconds, 3), total_seconds=round(result.total_seconds, 3),
+                  propagation_seconds=round(result.propagation_seconds, 3), fill_seconds=round(result.fill_seconds, 3),
+                  fill_seconds_per_frame=round(_per_frame(result), 3), seen_fraction=round(result.seen_fraction, 4),
                   outputs=[result.outputs[0], result.outputs[-1]] if result.outputs else [])
     else:
         say(summary(result))
@@ -193,6 +195,11 @@ def _failed(code: int, message: str, log_format: str) -> int:
     return code
 
 
+def _per_frame(result: JobResult) -> float:
+    """Seconds of filling and writing per frame with a hole."""
+    return result.fill_seconds / max(result.filled_frames, 1)
+
+
 def summary(result: JobResult) -> str:
     """The closing lines of a run, for a human reading the terminal."""
     lines = [
@@ -205,6 +212,12 @@ def summary(result: JobResult) -> str:
             f"final loss {result.final_loss:.4f}; "
             f"{100 * result.hole_fraction:.1f}% of pixels were filled."
         )
+    if result.propagation_seconds:
+        lines.append(f"Propagation: {result.propagation_seconds:.1f} s; {100 * result.seen_fraction:.1f}% of the hole "
+                     "pixels were taken from other frames of the shot.")
+    if result.filled_frames:
+        lines.append(f"Fill: {_per_frame(result):.2f} s per frame ({result.fill_seconds:.1f} s for "
+                     f"{result.filled_frames} frames, writing included).")
     if result.outputs:
         lines.append(f"Output: {result.outputs[0]} ... {result.outputs[-1]}")
     if result.checkpoint:

@@ -114,3 +114,20 @@ def test_a_windowed_job_carries_fill_and_seen_channel_to_each_window_and_the_ass
         assert main(["run", "--job-dir", str(job_dir), "--window", str(index), "--device", "cpu", "--quiet"]) == 0
     assert main(["assemble", "--job-dir", str(job_dir), "--quiet"]) == 0
     check_seen_channel(clip, plate, clean)
+
+
+def test_the_summary_reports_the_propagation_and_the_fill_time_per_frame(capsys):
+    from inpaint_core.jobs.types import JobResult
+    from server.commands.console import report_result, summary
+
+    result = JobResult(frames=[1, 2, 3, 4], outputs=["a", "d"], filled_frames=4, copied_frames=0, iterations=0,
+                       final_loss=float("nan"), hole_fraction=0.05, device="cpu", checkpoint=None, train_seconds=0.0,
+                       total_seconds=9.0, propagation_seconds=2.5, fill_seconds=2.0, seen_fraction=0.84)
+    text = summary(result)
+    assert "Propagation: 2.5 s; 84.0% of the hole pixels were taken from other frames" in text
+    assert "Fill: 0.50 s per frame (2.0 s for 4 frames" in text
+    assert "Training" not in text  # nothing was trained
+    report_result(result, "json")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["propagation_seconds"] == 2.5 and line["fill_seconds_per_frame"] == 0.5
+    assert line["seen_fraction"] == 0.84
