@@ -554,8 +554,10 @@ def _highres(h: HighresResult | None) -> str:
                     for c in h.sizes])
     verdict = "under" if h.peak_rss_mb < 8 * 1024 else "OVER"
     psnr = "" if h.psnr_db is None else (
-        f" PSNR inside the hole on {min(5, h.frames)} frames: {h.psnr_db:.1f} dB (after {h.iterations} base "
-        "iterations: a measure of memory and time, not of the quality a real run reaches).")
+        f" PSNR inside the hole on {min(5, h.frames)} frames: {h.psnr_db:.1f} dB" + (
+            f" (after {h.iterations} base iterations: a measure of memory and time, not of the quality a real run "
+            "reaches)." if h.train_seconds > 0 else " (propagation alone: every hole pixel is shown by another "
+            "frame, so nothing was trained; this is what a run of any length gives)."))
     return "\n".join([
         "## Large frames: progressive mode at 4K", "",
         f"A generated {h.width}x{h.height} RGBA half sequence of {h.frames} frames (a panning scene, a moving "
@@ -565,8 +567,11 @@ def _highres(h: HighresResult | None) -> str:
         "(`benchmarks/highres.py`).", "",
         f"**Peak resident memory: {h.peak_rss_mb:.0f} MB ({h.peak_rss_mb / 1024:.2f} GB), {verdict} the 8 GB "
         f"limit.** The job took {h.job_seconds / 60:.1f} minutes: reading every frame once (base-scale shot and "
-        f"patch banks) {h.read_seconds / 60:.1f}, training {h.train_seconds / 60:.1f}, filling and writing "
-        f"{h.write_seconds / 60:.1f}.{psnr}", "",
+        f"patch banks) {h.read_seconds / 60:.1f}, propagation (flow at 1024 px through the shot and every frame's "
+        f"candidates, the default fill's first step) and the steps between "
+        f"{max(h.job_seconds - h.read_seconds - h.train_seconds - h.write_seconds, 0.0) / 60:.1f}, training "
+        f"{h.train_seconds / 60:.1f}, filling and writing {h.write_seconds / 60:.1f}.{psnr} Stages: "
+        + "; ".join(f"'{m}'" for m in h.stages if m.startswith(("Propagation done", "Every hole"))), "",
         "Time per iteration within the job (wall clock, so it includes whatever else the machine was running):", "",
         scales, "",
         "Cost of an iteration against the frame size (3 frames of the same shot reduced to each size, "
