@@ -139,9 +139,12 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, settings: FlowSettings) ->
     grown = cv2.dilate(hole.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
     if grown.all():
         return np.zeros_like(flow)  # nothing known to complete from: no motion is the least wrong guess
-    completed = _telea_completion(flow, grown)
-    if settings.completion == "homography":
-        _homography_completion(completed, flow, grown, settings.homography_ring)
+    if settings.completion == "telea":
+        return _telea_completion(flow, grown)
+    completed = flow.copy()
+    missed = _homography_completion(completed, flow, grown, settings.homography_ring)
+    if missed.any():  # regions without a homography: Telea's completion (each region fills from its own border)
+        completed[missed] = _telea_completion(flow, missed)[missed]
     return completed
 
 
@@ -152,23 +155,26 @@ def _telea_completion(flow: np.ndarray, grown: np.ndarray) -> np.ndarray:
     return (np.stack(channels, axis=-1) / _FLOW_SCALE).astype(np.float32)
 
 
-def _homography_completion(out: np.ndarray, flow: np.ndarray, grown: np.ndarray, ring: int) -> None:
+def _homography_completion(out: np.ndarray, flow: np.ndarray, grown: np.ndarray, ring: int) -> np.ndarray:
     """Per connected region of ``grown``, the flow of a homography fitted on the ring around it (in place).
 
-    A region with too few ring vectors, or whose fit fails, keeps the Telea completion already in ``out``.
+    Returns the regions left as they were (too few ring vectors, or no fit), for another completion.
     """
+    missed = np.zeros(grown.shape, bool)
     count, labels = cv2.connectedComponents(grown.astype(np.uint8))
     kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
     for label in range(1, count):
         region = labels == label
         band = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~grown
         ys, xs = np.nonzero(band)
-        if len(ys) < _MIN_RING_PIXELS:
-            continue
-        source = np.stack([xs, ys], 1).astype(np.float32)
-        matrix, _ = cv2.findHomography(source, source + flow[ys, xs], cv2.RANSAC, 1.0)
+        matrix = None
+        if len(ys) >= _MIN_RING_PIXELS:
+            source = np.stack([xs, ys], 1).astype(np.float32)
+            matrix, _ = cv2.findHomography(source, source + flow[ys, xs], cv2.RANSAC, 1.0)
         if matrix is None:
+            missed |= region
             continue
         ry, rx = np.nonzero(region)
         points = np.stack([rx, ry], 1).astype(np.float32)[:, None]
         out[ry, rx] = cv2.perspectiveTransform(points, matrix)[:, 0] - points[:, 0]
+    return missed
