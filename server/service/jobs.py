@@ -297,7 +297,10 @@ class JobManager:
         else:
             self._finish(job_id, pb.DONE, f"Done: {len(result.frames)} frames, {result.filled_frames} filled",
                          finished=pb.Finished(iterations=result.iterations, final_loss=_finite(result.final_loss),
-                                              train_seconds=result.train_seconds, total_seconds=result.total_seconds))
+                                              train_seconds=result.train_seconds, total_seconds=result.total_seconds,
+                                              propagation_seconds=result.propagation_seconds,
+                                              fill_seconds_per_frame=result.fill_seconds / max(result.filled_frames, 1),
+                                              seen_fraction=result.seen_fraction))
         finally:
             self._running = None
             with self._changed:

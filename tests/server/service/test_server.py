@@ -63,8 +63,12 @@ def test_an_upload_job_with_the_seen_channel_downloads_it_after_the_uploaded_cha
     rgba = np.concatenate([clip.plate, clip.mask[..., None].astype(np.float32)], axis=-1).astype(dtype)
     frames = {1001 + t: rgba[t] for t in range(len(rgba))}
     job_id = client.submit_arrays(frames, list("RGBA"), fill="propagation", seen_channel=True)
-    job = client.wait(job_id, timeout=120)
+    events = []
+    job = client.wait(job_id, events.append, timeout=120)
     assert job.state == pb.DONE and job.spec.training.fill == pb.FILL_PROPAGATION and job.spec.training.seen_channel
+    finished = events[-1].finished  # the propagation's time and reach, and the fill time per frame
+    assert finished.propagation_seconds > 0 and finished.fill_seconds_per_frame > 0
+    assert 0.5 < finished.seen_fraction < 1.0 and finished.iterations == 0
     assert result_channels(job) == ["R", "G", "B", "A", "inpaint.seen"]
     results = client.download(job_id)
     for t, frame in enumerate(sorted(frames)):

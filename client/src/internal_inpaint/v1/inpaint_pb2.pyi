@@ -307,18 +307,24 @@ class Notice(_message.Message):
     def __init__(self, level: _Optional[_Union[Notice.Level, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Finished(_message.Message):
-    __slots__ = ("message", "iterations", "final_loss", "train_seconds", "total_seconds")
+    __slots__ = ("message", "iterations", "final_loss", "train_seconds", "total_seconds", "propagation_seconds", "fill_seconds_per_frame", "seen_fraction")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     FINAL_LOSS_FIELD_NUMBER: _ClassVar[int]
     TRAIN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PROPAGATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FILL_SECONDS_PER_FRAME_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FRACTION_FIELD_NUMBER: _ClassVar[int]
     message: str
     iterations: int
     final_loss: float
     train_seconds: float
     total_seconds: float
-    def __init__(self, message: _Optional[str] = ..., iterations: _Optional[int] = ..., final_loss: _Optional[float] = ..., train_seconds: _Optional[float] = ..., total_seconds: _Optional[float] = ...) -> None: ...
+    propagation_seconds: float
+    fill_seconds_per_frame: float
+    seen_fraction: float
+    def __init__(self, message: _Optional[str] = ..., iterations: _Optional[int] = ..., final_loss: _Optional[float] = ..., train_seconds: _Optional[float] = ..., total_seconds: _Optional[float] = ..., propagation_seconds: _Optional[float] = ..., fill_seconds_per_frame: _Optional[float] = ..., seen_fraction: _Optional[float] = ...) -> None: ...
 
 class DownloadResultRequest(_message.Message):
     __slots__ = ("job_id", "frames", "chunk_bytes")
