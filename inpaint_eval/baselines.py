@@ -11,17 +11,13 @@ value is lost.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from inpaint_core.errors import InputError, MaskError, NonFiniteError
+from inpaint_core.flow.prefill import telea_prefill
 
-# Below this the encoding is close to linear (deep shadow in scene-linear);
-# the same softness as the network's shaper in colour.py.
-_SOFTNESS = 0.05
-# OpenCV's float Telea behaves as if values spanned 0..255: at unit scale its
-# fill is off by about one unit. Working at this scale makes that negligible.
-_TELEA_SCALE = 10000.0
+# The fill itself is the library's (inpaint_core.flow.prefill: the prefill flow estimation sees), so the baseline
+# and the product's propagation use one Telea.
 
 
 def telea_fill(frame_linear: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:
@@ -30,18 +26,7 @@ def telea_fill(frame_linear: np.ndarray, mask: np.ndarray, radius: int = 5) -> n
     Returns float32 (H, W, 3); pixels outside the mask are returned bit-identical.
     """
     _check_inputs(frame_linear, mask, radius)
-    frame = frame_linear.astype(np.float32)
-    hole = mask.astype(bool)
-    if not hole.any():
-        return frame.copy()
-    encoded = np.arcsinh(frame / np.float32(_SOFTNESS)) * np.float32(_TELEA_SCALE)
-    hole8 = hole.astype(np.uint8) * 255
-    filled = np.stack(
-        [cv2.inpaint(np.ascontiguousarray(encoded[..., c]), hole8, radius, cv2.INPAINT_TELEA) for c in range(3)],
-        axis=-1,
-    )
-    decoded = (np.sinh(filled / np.float32(_TELEA_SCALE)) * np.float32(_SOFTNESS)).astype(np.float32)
-    return np.where(hole[..., None], decoded, frame).astype(np.float32)
+    return telea_prefill(frame_linear.astype(np.float32), mask.astype(bool), radius)
 
 
 def _check_inputs(frame: np.ndarray, mask: np.ndarray, radius: int) -> None:
