@@ -20,6 +20,7 @@ import numpy as np
 
 from inpaint_core.flow.estimate import FlowSettings, ReadFrame, ShotFlow
 
+_REACH = 2  # once a pixel has a candidate at distance d, more are looked for up to _REACH * d frames away
 _REMAP_ROW = 1024  # cv2.remap's maps must stay under 32767 columns: positions go through it in rows of this
 
 
@@ -75,8 +76,8 @@ def frame_candidates(t: int, hole: np.ndarray, flow: ShotFlow, read: ReadFrame,
     total = weight = found = nearest = None
     tracks = {step: np.stack(flow.to_flow(xs.astype(np.float32), ys.astype(np.float32)), -1) for step in (1, -1)}
     for distance in range(1, flow.count):
-        if found is not None and (found >= settings.candidates).all():
-            break
+        if found is not None and ((found >= settings.candidates) | ((found > 0) & (distance > _REACH * nearest))).all():
+            break  # every pixel has its candidates, or has one and the rest would be much further away
         for step in (1, -1):
             source = t + step * distance
             if not 0 <= source < flow.count or count == 0:
@@ -89,7 +90,8 @@ def frame_candidates(t: int, hole: np.ndarray, flow: ShotFlow, read: ReadFrame,
                 channels = colour.shape[-1]
                 total, weight = np.zeros((count, channels)), np.zeros(count)
                 found, nearest = np.zeros(count, np.int32), np.zeros(count, np.int32)
-            valid = _lands_on_known(px, py, source_hole) & (found < settings.candidates)
+            wanted = (found < settings.candidates) & ((found == 0) | (distance <= _REACH * nearest))
+            valid = _lands_on_known(px, py, source_hole) & wanted
             if not valid.any():
                 continue
             total[valid] += _known_bilinear(colour, source_hole, px[valid], py[valid]) / distance
