@@ -17,7 +17,6 @@ training step is fixed by the batch and patch size alone.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -33,11 +32,10 @@ from inpaint_core.inference.progressive import (
 )
 from inpaint_core.io.colour import LogEncoding
 from inpaint_core.jobs.propagated import (
-    guided_fill,
     needs_network,
     propagate_shot,
-    propagation_figures,
     remaining_budget,
+    write_filled,
 )
 from inpaint_core.jobs.types import (
     JobContext,
@@ -47,7 +45,6 @@ from inpaint_core.jobs.types import (
     train_in_job,
     training_length,
     warn_full_frames,
-    write_frames,
 )
 from inpaint_core.masks.shot import Shot
 from inpaint_core.training.boundary_sampling import PatchBank
@@ -129,16 +126,14 @@ def run_progressive(ctx: JobContext, settings: ProgressiveSettings | None = None
                                   base_margin=spec.train.crop_size // 2).frame
     banks.clear()
     reporter.stage(f"Writing {len(ctx.outputs)} frames to {spec.output}")
-    fill = network if propagated is None else guided_fill(propagated, network, shot.colour_channels)
-    fill_started = time.monotonic()
-    filled, copied = write_frames(ctx, fill, None if propagated is None else propagated.seen_map)
+    filled, copied, figures = write_filled(ctx, propagated, network)
     return JobResult(
         frames=shot.frames, outputs=list(ctx.outputs.values()), filled_frames=filled, copied_frames=copied,
         iterations=0 if base is None else base.iteration + sum(r.iteration for r in refiners if r is not None),
         final_loss=float("nan") if base is None else base.last_loss, hole_fraction=data.hole_fraction,
         device=str(ctx.device), checkpoint=None if base is None else scale_checkpoint(ctx.checkpoint, 0),
         train_seconds=train_seconds, total_seconds=ctx.seconds(),
-        **propagation_figures(propagated, time.monotonic() - fill_started),
+        **figures,
     )
 
 

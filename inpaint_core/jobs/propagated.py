@@ -21,7 +21,7 @@ from inpaint_core.flow.estimate import estimate_shot_flow
 from inpaint_core.flow.prefill import telea_prefill
 from inpaint_core.inference.fill import composite
 from inpaint_core.io.colour import to_float32
-from inpaint_core.jobs.types import FillFrame, JobContext
+from inpaint_core.jobs.types import FillFrame, JobContext, write_frames
 from inpaint_core.training.trainer import TrainSettings
 
 _REPORT_EVERY = 5.0  # seconds between the step's progress lines
@@ -127,6 +127,16 @@ def propagation_figures(propagated: PropagatedShot | None, fill_seconds: float) 
     """The JobResult fields on the propagation and the fill."""
     return {"propagation_seconds": 0.0 if propagated is None else propagated.seconds,
             "fill_seconds": fill_seconds, "seen_fraction": 0.0 if propagated is None else propagated.seen_fraction}
+
+
+def write_filled(ctx: JobContext, propagated: PropagatedShot | None,
+                 network: FillFrame | None) -> tuple[int, int, dict[str, float]]:
+    """Write every frame with the job's fill (the network alone for "paper", else guided_fill) and the seen map;
+    returns (filled, copied, the JobResult fields of propagation_figures)."""
+    fill = network if propagated is None else guided_fill(propagated, network, ctx.shot.colour_channels)
+    started = time.monotonic()
+    filled, copied = write_frames(ctx, fill, None if propagated is None else propagated.seen_map)
+    return filled, copied, propagation_figures(propagated, time.monotonic() - started)
 
 
 def guided_fill(propagated: PropagatedShot, network: FillFrame | None, channels: list[int]) -> FillFrame:

@@ -7,17 +7,14 @@ when the shot is read); outputs are written frame by frame, each atomically.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from inpaint_core.inference.fill import inpaint_frame
 from inpaint_core.jobs.propagated import (
-    guided_fill,
     needs_network,
     propagate_shot,
-    propagation_figures,
     remaining_budget,
+    write_filled,
 )
 from inpaint_core.jobs.types import (
     JobContext,
@@ -27,7 +24,6 @@ from inpaint_core.jobs.types import (
     train_in_job,
     training_length,
     warn_full_frames,
-    write_frames,
 )
 from inpaint_core.training.dataset import load_training_data
 from inpaint_core.training.trainer import Trainer
@@ -62,13 +58,11 @@ def run_single_scale(ctx: JobContext) -> JobResult:
     del data
 
     reporter.stage(f"Writing {len(ctx.outputs)} frames to {spec.output}")
-    fill = network if propagated is None else guided_fill(propagated, network, shot.colour_channels)
-    fill_started = time.monotonic()
-    filled, copied = write_frames(ctx, fill, None if propagated is None else propagated.seen_map)
+    filled, copied, figures = write_filled(ctx, propagated, network)
     return JobResult(
         frames=shot.frames, outputs=list(ctx.outputs.values()), filled_frames=filled, copied_frames=copied,
         iterations=0 if trainer is None else trainer.iteration,
         final_loss=float("nan") if trainer is None else trainer.last_loss, hole_fraction=hole_fraction,
         device=str(ctx.device), checkpoint=None if trainer is None else ctx.checkpoint, train_seconds=train_seconds,
-        total_seconds=ctx.seconds(), **propagation_figures(propagated, time.monotonic() - fill_started),
+        total_seconds=ctx.seconds(), **figures,
     )
