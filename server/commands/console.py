@@ -16,6 +16,7 @@ from inpaint_core.jobs import JobReporter, JobResult, JobSpec, run_job
 from inpaint_core.training import Progress
 from server.error_table import EXIT_CANCELLED, EXIT_INTERNAL, exit_code
 from server.error_table import EXIT_OK as EXIT_OK  # the commands return it; exit codes live in server/error_table.py
+from server.progress_log import LOG_INTERVAL, Every, progress_line
 
 
 def say(message: str) -> None:
@@ -23,11 +24,17 @@ def say(message: str) -> None:
 
 
 class ConsoleReporter(JobReporter):
-    """A tqdm bar for training, another for writing; stages and warnings as lines."""
+    """A tqdm bar for training, another for writing; stages and warnings as lines.
 
-    def __init__(self, quiet: bool = False):
+    On a terminal the bars redraw in place; into a pipe or a farm log each redraw would be a line of its own (the
+    demo's 500 iterations were 500 lines), so there progress is a plain line every LOG_INTERVAL seconds instead.
+    """
+
+    def __init__(self, quiet: bool = False, interactive: bool | None = None):
         self.quiet = quiet
+        self.interactive = _is_terminal(sys.stderr) if interactive is None else interactive
         self._bar: tqdm | None = None
+        self._lines = LineProgress()
 
     def stage(self, message: str) -> None:
         self._close_bar()
@@ -39,12 +46,20 @@ class ConsoleReporter(JobReporter):
         say(f"warning: {message}")
 
     def progress(self, progress: Progress) -> None:
+        if not self.interactive:
+            if not self.quiet:
+                self._lines.training(progress)
+            return
         bar = self._open_bar(progress.iterations, "train", "it", initial=progress.iteration - 1)
         if bar is not None:
             bar.set_postfix_str(f"loss {progress.loss:.4f}", refresh=False)
             bar.update(progress.iteration - bar.n)
 
     def frame_written(self, frame: int, path: str, done: int, total: int) -> None:
+        if not self.interactive:
+            if not self.quiet:
+                self._lines.frames(done, total)
+            return
         bar = self._open_bar(total, "write", "frame", initial=done - 1)
         if bar is not None:
             bar.update(done - bar.n)
@@ -69,6 +84,32 @@ class ConsoleReporter(JobReporter):
             self._bar = None
 
 
+class LineProgress:
+    """Progress as whole lines, at most one every LOG_INTERVAL seconds per kind (the last one always)."""
+
+    def __init__(self, interval: float = LOG_INTERVAL, write: Callable[[str], None] = say,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._write = write
+        self._training = Every(interval, clock)
+        self._frames = Every(interval, clock)
+
+    def training(self, progress: Progress) -> None:
+        if self._training(last=progress.iteration >= progress.iterations):
+            self._write(progress_line(progress))
+
+    def frames(self, done: int, total: int) -> None:
+        if self._frames(last=done >= total):
+            self._write(f"write: {done}/{total} frames")
+
+
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except ValueError:  # a closed stream
+        return False
+
+
 class JsonReporter(JobReporter):
     """One JSON object per line on stdout, for farm monitors: stages, warnings, progress, frames.
 
@@ -79,7 +120,7 @@ class JsonReporter(JobReporter):
     PROGRESS_INTERVAL = 1.0
 
     def __init__(self) -> None:
-        self._last_progress = 0.0
+        self._progress_due = Every(self.PROGRESS_INTERVAL)
 
     def stage(self, message: str) -> None:
         emit_json("stage", message=message)
@@ -88,10 +129,8 @@ class JsonReporter(JobReporter):
         emit_json("warning", message=message)
 
     def progress(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if now - self._last_progress < self.PROGRESS_INTERVAL and progress.iteration < progress.iterations:
+        if not self._progress_due(last=progress.iteration >= progress.iterations):
             return
-        self._last_progress = now
         emit_json("progress", iteration=progress.iteration, iterations=progress.iterations,
                   loss=_finite(progress.loss), elapsed=round(progress.elapsed, 3), eta=round(progress.eta, 3))
 

@@ -28,6 +28,7 @@ from inpaint_core.jobs.types import SEEN_CHANNEL
 from inpaint_core.masks import Shot
 from inpaint_core.training import Progress
 from internal_inpaint.v1 import inpaint_pb2 as pb
+from server.progress_log import LOG_INTERVAL, Every, progress_line
 
 from . import specs
 from .errors import (
@@ -379,19 +380,26 @@ class _EventReporter(JobReporter):
         self.preview_every = preview_every
         self._last_progress = 0.0
         self._state = pb.TRAINING
+        # serve's log (stderr, often a file or a service manager's journal): a line every few seconds per job
+        self._log_training = Every(LOG_INTERVAL)
+        self._log_frames = Every(LOG_INTERVAL)
 
     def stage(self, message: str) -> None:
+        log.info("job %s: %s", self.job_id, message)
         if message.startswith("Writing"):
             self._state = pb.INFERRING
             self.manager.spool.update(self.job_id, outputs_started=1)
         self.manager._event(self.job_id, self._state, state_change=pb.StateChange(message=message))
 
     def warning(self, message: str) -> None:
+        log.warning("job %s: %s", self.job_id, message)
         self.manager._event(self.job_id, self._state, notice=pb.Notice(level=pb.Notice.WARNING, text=message))
 
     def progress(self, progress: Progress) -> None:
         if progress.preview is not None:
             self._send_preview(progress)
+        if self._log_training(last=progress.iteration >= progress.iterations):
+            log.info("job %s: %s", self.job_id, progress_line(progress))
         now = time.monotonic()
         if now - self._last_progress < _PROGRESS_INTERVAL and progress.iteration < progress.iterations:
             return
@@ -403,6 +411,8 @@ class _EventReporter(JobReporter):
             elapsed_seconds=progress.elapsed, eta_seconds=progress.eta))
 
     def frame_written(self, frame: int, path: str, done: int, total: int) -> None:
+        if self._log_frames(last=done >= total):
+            log.info("job %s: write: %d/%d frames", self.job_id, done, total)
         self.manager.spool.update(self.job_id, frames_written=done)
         self.manager._event(self.job_id, pb.INFERRING,
                             frame_written=pb.FrameWritten(frame=frame, done=done, total=total))

@@ -379,3 +379,17 @@ def test_a_job_can_switch_the_stabilisation_regulariser_on(client, server):
     job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=2, stabilisation=0.2)
     assert client.wait(job_id, timeout=120).state == pb.DONE
     assert client.get_job(job_id).spec.training.stabilisation == pytest.approx(0.2)
+
+
+def test_serve_logs_a_job_as_a_few_lines_not_one_per_iteration(client, caplog):
+    caplog.set_level("INFO", logger="internal_inpaint.server")
+    started = time.monotonic()
+    job_id = client.submit_arrays(tiny_frames(), list("RGBA"), preset="draft", iterations=150, fill="paper")
+    client.wait(job_id, timeout=300)
+    seconds = time.monotonic() - started
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"job {job_id}:")]
+    training = [line for line in lines if ": train: " in line]
+    assert training[-1].startswith(f"job {job_id}: train: 150/150 it (100%)")
+    assert len(training) <= 2 + seconds / 5  # the first, one every 5 s, the last
+    assert any("write: 5/5 frames" in line for line in lines)
+    assert any("Writing" in line for line in lines)  # the job's stages too
