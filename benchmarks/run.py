@@ -103,7 +103,9 @@ FULL = Suite(
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     cache = os.path.abspath(args.cache_dir)
-    results_path = os.path.join(cache, "results.json")
+    # The raw results live beside the report they make, committed with it: a later --merge or --report-only, in
+    # another session or on another machine, extends or redraws the same figures instead of finding none.
+    results_path = os.path.join(args.docs, "benchmark-results.json")
     markdown = os.path.join(args.docs, "benchmarks.md")
     images = os.path.join(args.docs, "img")
     if args.report_only:
@@ -169,9 +171,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--presets", type=lambda s: tuple(s.split(",")), help="run only these presets")
     parser.add_argument("--budgets", type=lambda s: tuple(float(m) for m in s.split(",")),
                         help="training budgets in minutes, replacing the suite's (e.g. 1,3,10)")
-    parser.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where benchmarks.md and img/ go")
+    parser.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where benchmarks.md, img/ and the raw results benchmark-results.json go")
     parser.add_argument("--cache-dir", default=os.path.join(ROOT, "benchmarks", ".cache"),
-                        help="clips and raw results (not committed)")
+                        help="the built clips and scratch files (not committed)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
     parser.add_argument("--merge", action="store_true",
                         help="add this run's measurements to the last run's results (replacing the same "
