@@ -171,7 +171,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--presets", type=lambda s: tuple(s.split(",")), help="run only these presets")
     parser.add_argument("--budgets", type=lambda s: tuple(float(m) for m in s.split(",")),
                         help="training budgets in minutes, replacing the suite's (e.g. 1,3,10)")
-    parser.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where benchmarks.md, img/ and the raw results benchmark-results.json go")
+    parser.add_argument("--docs", default=os.path.join(ROOT, "docs"),
+                        help="where benchmarks.md, img/ and the raw results (benchmark-results.json) go")
     parser.add_argument("--cache-dir", default=os.path.join(ROOT, "benchmarks", ".cache"),
                         help="the built clips and scratch files (not committed)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
