@@ -78,7 +78,7 @@ def propagate_shot(ctx: JobContext) -> PropagatedShot:
 
     def read(index: int) -> tuple[np.ndarray, np.ndarray]:
         plate, hole = shot.read(frames[index])
-        return shot.colour(plate), hole
+        return plate.pixels[..., shot.colour_channels], hole  # in the plate's type: the cache holds more frames
 
     cache = FrameCache(read)
     throttle = _Throttle(reporter.stage)

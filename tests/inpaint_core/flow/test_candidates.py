@@ -135,6 +135,18 @@ def test_frame_cache_reads_each_frame_once_within_its_budget_and_zeroes_holes() 
     assert reads == [0, 1, 2, 0]  # 0 fell out when 2 came in
 
 
+def test_a_half_plate_is_cached_as_half_and_gives_the_candidates_of_its_float32_copy() -> None:
+    colour, hole = _pan()
+    half = colour.astype(np.float16)
+    cache = FrameCache(_read(half, hole))
+    assert cache(0)[0].dtype == np.float16  # twice the frames in the budget: a 4K walk stays cached
+    flow = estimate_shot_flow(_read(half, hole), len(half))
+    t = len(half) // 2
+    from_half = frame_candidates(t, hole[t], flow, cache)
+    from_float = frame_candidates(t, hole[t], flow, FrameCache(_read(half.astype(np.float32), hole)))
+    assert np.array_equal(from_half.values, from_float.values) and np.array_equal(from_half.seen, from_float.seen)
+
+
 def test_prefill_never_reads_the_hole_and_keeps_the_rest() -> None:
     colour, hole = _pan(frames=1)
     noisy = colour[0].copy()
