@@ -46,6 +46,11 @@ class LearnedSettings:
     known_weight: float = 0.1  # weight of the (easy) loss on known pixels outside any hole
     seed: int = 0
     prop: PropagationSettings | None = None
+    borrow: str = "shifted"  # "shifted" (anywhere, the paper's) | "path" (another frame's hole in place, jittered)
+    library: bool = False  # candidates from the product's propagation (inpaint_core.flow) instead of propagation.py
+    gate: bool = False  # hold one configuration out; keep the net only where it beats the candidate there
+    trust: float = 0.0  # > 0: learn only from borrowed pixels whose candidate errs by less ([-1, 1] display), and
+    # correct by at most this much: what propagation gets badly wrong (a moving player) is not what real holes hold
 
 
 class CorrectionNet(nn.Module):
@@ -96,36 +101,55 @@ def to_net(linear: np.ndarray) -> np.ndarray:
     return linear_to_srgb(linear) * 2.0 - 1.0
 
 
-def borrowed_holes(hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The paper's augmentation: each frame gets another frame's hole, circularly shifted at random."""
+def borrowed_holes(hole: np.ndarray, rng: np.random.Generator, borrow: str = "shifted") -> np.ndarray:
+    """The paper's augmentation: each frame gets another frame's hole, circularly shifted at random.
+
+    ``path``: the donor hole stays where it was (jittered by up to a quarter of its size): where the object passes,
+    the part of the frame a real hole lies on, so the candidates there are as good or bad as at test.
+    """
     count, height, width = hole.shape
     donors = [t for t in range(count) if hole[t].any()]
     out = np.zeros_like(hole)
     for t in range(count):
-        donor = hole[donors[int(rng.integers(len(donors)))]]
-        out[t] = np.roll(donor, (int(rng.integers(height)), int(rng.integers(width))), axis=(0, 1))
+        choices = [d for d in donors if d != t and (hole[d] & hole[t]).sum() < 0.5 * hole[d].sum()] or donors
+        donor = hole[choices[int(rng.integers(len(choices)))]]
+        if borrow == "path":
+            ys, xs = np.nonzero(donor)
+            jy, jx = max(1, (ys.max() - ys.min()) // 4), max(1, (xs.max() - xs.min()) // 4)
+            shift = (int(rng.integers(-jy, jy + 1)), int(rng.integers(-jx, jx + 1)))
+        else:
+            shift = (int(rng.integers(height)), int(rng.integers(width)))
+        out[t] = np.roll(donor, shift, axis=(0, 1))
     return out
+
+
+def _propagate(plate: np.ndarray, hole: np.ndarray, settings: LearnedSettings):
+    if settings.library:
+        from inpaint_core.flow.clip import propagate_clip
+        return propagate_clip(plate, hole)
+    return propagate(plate, hole, settings.prop)
 
 
 def precompute(plate: np.ndarray, hole: np.ndarray, settings: LearnedSettings) -> Precomputed:
     """Run propagation for the real holes and for ``configs`` borrowed-hole configurations (never the truth)."""
     start = time.perf_counter()
     rng = np.random.default_rng(1000 + settings.seed)
-    test = propagate(plate, hole, settings.prop)
+    test = _propagate(plate, hole, settings)
     unions, cands, seens = [], [], []
     if settings.mode == "combined":
         for _ in range(settings.configs):
-            union = hole | borrowed_holes(hole, rng)
-            result = propagate(plate, union, settings.prop)  # the plate's magenta is under `hole`; prefill covers all
+            union = hole | borrowed_holes(hole, rng, settings.borrow)
+            result = _propagate(plate, union, settings)  # the plate's magenta is under `hole`; prefill covers all
             unions.append(union)
             cands.append(to_net(result.filled))
-            seens.append(result.seen)
+            seens.append(np.asarray(result.seen, np.float32))
     else:
         for _ in range(settings.configs):
-            unions.append(hole | borrowed_holes(hole, rng))
+            unions.append(hole | borrowed_holes(hole, rng, settings.borrow))
     empty = np.zeros((0,) + plate.shape, np.float32)
     return Precomputed(np.stack(unions), np.stack(cands) if cands else empty,
-                       np.stack(seens) if seens else empty[..., 0], to_net(test.filled), test.seen,
+                       np.stack(seens) if seens else empty[..., 0], to_net(test.filled),
+                       np.asarray(test.seen, np.float32),
                        time.perf_counter() - start)
 
 
@@ -166,7 +190,8 @@ def train_and_fill(plate: np.ndarray, hole: np.ndarray, settings: LearnedSetting
     ch, cw = min(settings.crop, height), min(settings.crop, width)
     # Borrowed-hole pixels that are known (the supervised area), per configuration and frame.
     supervised = pre.union & ~hole[None]
-    places = [[np.argwhere(supervised[n, t]) for t in range(count)] for n in range(len(pre.union))]
+    trained_configs = len(pre.union) - 1 if settings.gate and len(pre.union) > 1 else len(pre.union)
+    places = [[np.argwhere(supervised[n, t]) for t in range(count)] for n in range(trained_configs)]
     start = time.perf_counter()
     iterations = 0
     losses = []
@@ -174,7 +199,7 @@ def train_and_fill(plate: np.ndarray, hole: np.ndarray, settings: LearnedSetting
            else time.perf_counter() - start < settings.budget_s):
         batch = {k: [] for k in ("frame", "union", "cand", "seen", "weight")}
         for _ in range(settings.batch):
-            n, t = int(rng.integers(len(pre.union))), int(rng.integers(count))
+            n, t = int(rng.integers(trained_configs)), int(rng.integers(count))
             pts = places[n][t]
             if len(pts):
                 cy, cx = pts[int(rng.integers(len(pts)))]
@@ -191,10 +216,13 @@ def train_and_fill(plate: np.ndarray, hole: np.ndarray, settings: LearnedSetting
                 batch["cand"].append(pre.candidate[n, t][sl].transpose(2, 0, 1))
                 batch["seen"].append(pre.seen[n, t][sl][None])
             w = np.where(union & ~own, 1.0, np.where(own, 0.0, settings.known_weight)).astype(np.float32)
+            if settings.trust > 0 and settings.mode == "combined":
+                wrong = np.abs(pre.candidate[n, t][sl] - frames[t][sl]).max(-1) > settings.trust
+                w[wrong & union & ~own] = 0.0
             batch["weight"].append(w[None])
         tensors = {k: torch.from_numpy(np.ascontiguousarray(np.stack(v))) for k, v in batch.items() if v}
         x, base = _inputs(tensors["frame"], tensors["union"], tensors.get("cand"), tensors.get("seen"), settings.mode)
-        out = net(x, base)
+        out = _clamped(net(x, base), base, settings.trust)
         loss = _loss(out, tensors["frame"], tensors["weight"], settings.loss)
         optimiser.zero_grad()
         loss.backward()
@@ -202,31 +230,55 @@ def train_and_fill(plate: np.ndarray, hole: np.ndarray, settings: LearnedSetting
         losses.append(float(loss.detach()))
         iterations += 1
     trained = time.perf_counter() - start
-    filled = _fill(net, frames, hole, pre, settings.mode)
+    filled = _fill(net, frames, hole, pre, settings.mode, trust=settings.trust)
+    gate = {}
+    if trained_configs < len(pre.union) and settings.mode == "combined":
+        n = len(pre.union) - 1
+        held = _fill(net, frames, pre.union[n], pre, settings.mode, pre.candidate[n], pre.seen[n], settings.trust)
+        area = supervised[n]
+        net_mse = float(((held - frames) ** 2)[area].mean())
+        cand_mse = float(((pre.candidate[n] - frames) ** 2)[area].mean())
+        gate = {"held_net_db": round(10 * np.log10(4 / net_mse), 2),
+                "held_cand_db": round(10 * np.log10(4 / cand_mse), 2)}
+        if net_mse >= cand_mse:
+            filled = pre.test_candidate
+            gate["kept"] = "candidate"
+        else:
+            gate["kept"] = "net"
     out = plate.copy()
     linear = srgb_to_linear(np.clip((filled + 1) / 2, 0, 1))
     out[hole] = linear[hole]
     info = {"iterations": iterations, "train_s": round(trained, 1), "precompute_s": round(pre.seconds, 1),
             "loss_first": round(float(np.mean(losses[:20])), 5) if losses else None,
-            "loss_last": round(float(np.mean(losses[-20:])), 5) if losses else None}
+            "loss_last": round(float(np.mean(losses[-20:])), 5) if losses else None, **gate}
     return out, info
 
 
 @torch.no_grad()
-def _fill(net: CorrectionNet, frames: np.ndarray, hole: np.ndarray, pre: Precomputed, mode: str) -> np.ndarray:
+def _fill(net: CorrectionNet, frames: np.ndarray, hole: np.ndarray, pre: Precomputed, mode: str,
+          candidate: np.ndarray | None = None, seen_map: np.ndarray | None = None, trust: float = 0.0) -> np.ndarray:
     """Whole frames through the net, the real holes as the union, the test candidate as the candidate."""
+    candidate = pre.test_candidate if candidate is None else candidate
+    seen_map = pre.test_seen if seen_map is None else seen_map
     net.eval()
     outs = []
     for t in range(len(frames)):
         frame = torch.from_numpy(np.ascontiguousarray(frames[t].transpose(2, 0, 1)))[None]
         union = torch.from_numpy(hole[t][None, None].astype(np.float32))
-        cand = torch.from_numpy(np.ascontiguousarray(pre.test_candidate[t].transpose(2, 0, 1)))[None]
-        seen = torch.from_numpy(pre.test_seen[t][None, None].astype(np.float32))
+        cand = torch.from_numpy(np.ascontiguousarray(candidate[t].transpose(2, 0, 1)))[None]
+        seen = torch.from_numpy(seen_map[t][None, None].astype(np.float32))
         x, base = _inputs(frame, union, cand, seen, mode)
         x, base = _pad(x), _pad(base) if base is not None else None
-        out = net(x, base)[..., : frames.shape[1], : frames.shape[2]]
+        out = _clamped(net(x, base), base, trust)[..., : frames.shape[1], : frames.shape[2]]
         outs.append(out[0].numpy().transpose(1, 2, 0))
     return np.stack(outs)
+
+
+def _clamped(out: torch.Tensor, base: torch.Tensor | None, trust: float) -> torch.Tensor:
+    """The fill moved at most ``trust`` away from the candidate (no clamp when 0 or without a candidate)."""
+    if trust <= 0 or base is None:
+        return out
+    return torch.maximum(torch.minimum(out, base + trust), base - trust)
 
 
 def _pad(x: torch.Tensor) -> torch.Tensor:

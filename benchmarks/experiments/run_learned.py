@@ -26,13 +26,20 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--known-weight", type=float, default=0.1)
+    parser.add_argument("--borrow", default="shifted", choices=["shifted", "path"])
+    parser.add_argument("--library", action="store_true", help="candidates from inpaint_core.flow")
+    parser.add_argument("--gate", action="store_true", help="hold one configuration out; fall back if the net loses")
+    parser.add_argument("--trust", type=float, default=0.0)
     args = parser.parse_args()
     settings = LearnedSettings(mode=args.mode, loss=args.loss, budget_s=args.budget, seed=args.seed,
                                configs=args.configs, width=args.width, lr=args.lr,
                                iterations=args.iterations, crop=args.crop, batch=args.batch,
-                               known_weight=args.known_weight)
+                               known_weight=args.known_weight, borrow=args.borrow, library=args.library,
+                               gate=args.gate, trust=args.trust)
     label = (f"{args.mode}:{args.loss}:w{args.width}:c{args.configs}:lr{args.lr:g}:kw{args.known_weight:g}"
-             f":{args.iterations or args.budget}{'it' if args.iterations else 's'}:crop{args.crop}:seed{args.seed}")
+             f":{args.iterations or args.budget}{'it' if args.iterations else 's'}:crop{args.crop}:seed{args.seed}"
+             f":{args.borrow}{':lib' if args.library else ''}{':gate' if args.gate else ''}"
+             f"{f':trust{args.trust:g}' if args.trust else ''}")
     rows = []
     for name in args.clips:
         info = {}
