@@ -378,7 +378,7 @@ class _EventReporter(JobReporter):
         self.manager = manager
         self.job_id = job_id
         self.preview_every = preview_every
-        self._last_progress = 0.0
+        self._progress_due = Every(_PROGRESS_INTERVAL)
         self._state = pb.TRAINING
         # serve's log (stderr, often a file or a service manager's journal): a line every few seconds per job
         self._log_training = Every(LOG_INTERVAL)
@@ -400,10 +400,8 @@ class _EventReporter(JobReporter):
             self._send_preview(progress)
         if self._log_training(last=progress.iteration >= progress.iterations):
             log.info("job %s: %s", self.job_id, progress_line(progress))
-        now = time.monotonic()
-        if now - self._last_progress < _PROGRESS_INTERVAL and progress.iteration < progress.iterations:
+        if not self._progress_due(last=progress.iteration >= progress.iterations):
             return
-        self._last_progress = now
         self.manager.spool.update(self.job_id, iteration=progress.iteration, iterations=progress.iterations,
                                   loss=_finite(progress.loss))
         self.manager._event(self.job_id, pb.TRAINING, training=pb.TrainingProgress(
