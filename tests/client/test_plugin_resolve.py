@@ -30,11 +30,12 @@ from tests.fake_fusion import FakeBMD, FakeComp, FakeFusion, read_rgba, split_se
 from tests.server_support import client_for
 
 ENTRY = ROOT / "plugin_resolve" / "InternalInpaint.py"
+RECORDER = ROOT / "plugin_resolve" / "record_host.py"
 PACKAGE = ROOT / "client" / "src" / "internal_inpaint_resolve"
 
 FIRST, FRAMES, WIDTH, HEIGHT = 1001, 4, 48, 32
 LAST = FIRST + FRAMES - 1
-PLUGIN_FILES = [ENTRY] + sorted(PACKAGE.rglob("*.py"))
+PLUGIN_FILES = [ENTRY, RECORDER] + sorted(PACKAGE.rglob("*.py"))
 
 
 # -- fixtures -------------------------------------------------------------------------
@@ -308,7 +309,8 @@ def test_render_plate_copies_the_matte_into_alpha_and_cleans_up(tmp_path, clip):
 
 def test_render_failure_is_reported(tmp_path, clip):
     comp, plate = make_comp(clip)
-    with pytest.raises(job.PluginError, match="missing"):
+    # Fusion's Render answers nil (None) when it fails: a clear message, not "missing frames" nor success.
+    with pytest.raises(job.PluginError, match=r"Fusion did not render the plate \(comp.Render answered None\)"):
         comp_io.render_plate(comp, plate, None, "Alpha", FIRST, LAST + 3, str(tmp_path / "plate.####.exr"))
     assert temporary_tools_gone(comp)
 

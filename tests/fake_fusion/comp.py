@@ -3,8 +3,19 @@
 Modelled on FusionScript as documented (Python spelling of the Lua API): tables
 come back as dicts keyed 1.0, 2.0, ...; times are floats; render ranges and a
 Loader's GlobalIn/GlobalOut are inclusive comp frames, its ClipTimeStart/End
-0-based indices into the clip. Unknown input names are ignored, as Fusion does,
-but recorded (``tool.ignored``) so a test can catch a misspelt input.
+0-based indices into the clip. Every rule below names the public page or file
+it follows.
+
+Inputs: the tools the plugin uses (Saver, Loader, MediaIn, MatteControl) have
+exactly the inputs of the host table, tests/host_api/fusion.json (recorded in a
+real Fusion by plugin_resolve/record_host.py, or taken from documentation), and
+its defaults. An input the table does not list is not stored and reads back as
+None, as Fusion ignores an unknown input; the fake records it
+(``tool.ignored``) so a test can catch a misspelt input. Every SetInput,
+GetInput and ConnectInput is logged in ``comp.access_log`` so a test can check
+that all of them are in the table. Where the table has no default the fake
+picks the *unsafe* value (the one a plugin that forgets to set the input gets
+wrong), so a forgotten input shows in the pixels.
 
 Pixels: "media" tools (MediaIn, or a Loader fed from memory) hold RGBA arrays
 per frame; a Loader with a Clip reads EXRs; a Saver writes EXRs on Render
@@ -25,24 +36,30 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
 import OpenImageIO as oiio
 
-TIME_UNDEFINED = -1000000000.0
+from tests.host_api.fusion_table import inputs_of, load_table
 
-_KNOWN_INPUTS = {
-    "Saver": {"Input", "Clip", "OutputFormat", "CreateDir", "ProcessMode", "SaveFrames", "OpenEXRFormat.Depth",
-              "OpenEXRFormat.Compression", "OpenEXRFormat.RedEnable", "OpenEXRFormat.GreenEnable",
-              "OpenEXRFormat.BlueEnable", "OpenEXRFormat.AlphaEnable", "OpenEXRFormat.ZEnable"},
-    "Loader": {"Clip", "GlobalIn", "GlobalOut", "ClipTimeStart", "ClipTimeEnd", "HoldFirstFrame", "HoldLastFrame",
-               "Reverse", "Loop", "Depth"},
-    "MediaIn": {"GlobalIn", "GlobalOut", "ClipTimeStart", "ClipTimeEnd"},
-    "MatteControl": {"Background", "Foreground", "GarbageMatte", "SolidMatte", "EffectMask", "MatteCombine",
-                     "CombineOp", "InvertMatte", "MatteBlur", "MatteGamma"},
-}
-# The main (flow) inputs, in FindMainInput order.
+TIME_UNDEFINED = -1000000000.0
+# Composition.AddTool: "You can use the number -32768 ... for both x and y position. This will cause Fusion to add
+# the tool as if you had clicked on one of the toolbar icons. The tool will be positioned next to the currently
+# selected one and a connection will automatically be made if possible." (Fusion 8 Scripting Guide,
+# https://www.steakunderwater.com/VFXPedia/__man/FusionScript8/Fusion8_Scripting_Guide_files/part82.htm)
+AUTO_POSITION = -32768
+# Composition.Render(table): the keys the reference lists (Start, End, HiQ, RenderAll, MotionBlur, SizeType, Width,
+# Height, KeepAspect, StepRender, Steps, UseNetwork, Groups, Flags, Tool, FrameRange, Wait), VFXPedia
+# Eyeon:Script/Reference/Applications/Fusion/Classes/Composition/Render,
+# https://www.steakunderwater.com/VFXPedia/96.0.243.189/index38d8-3.html?printable=yes&title=Eyeon%3AScript%2FReference%2FApplications%2FFusion%2FClasses%2FComposition%2FRender
+# Any other key (ayon-fusion passes "RenderFlags", which the reference does not list) raises here: a key Fusion
+# does not know is silently dropped there, so a plugin relying on one would get neither an error nor its effect.
+RENDER_KEYS = frozenset({"Start", "End", "HiQ", "RenderAll", "MotionBlur", "SizeType", "Width", "Height", "KeepAspect",
+                         "StepRender", "Steps", "UseNetwork", "Groups", "Flags", "Tool", "FrameRange", "Wait"})
+
+TABLE = load_table()
+TABLE_TOOLS = frozenset(TABLE["nodes"])
 _IMAGE_INPUTS = {
     "Saver": ("Input",),
     "MatteControl": ("Background", "Foreground", "GarbageMatte", "SolidMatte", "EffectMask"),
@@ -50,17 +67,50 @@ _IMAGE_INPUTS = {
     "Transform": ("Input", "EffectMask"),
     "DeltaKeyer": ("Input", "EffectMask", "GarbageMatte", "SolidMatte", "CleanPlate"),
 }
-_DEFAULTS = {
-    "Saver": {"OutputFormat": "", "OpenEXRFormat.Depth": 0, "CreateDir": 1, "OpenEXRFormat.RedEnable": 1,
-              "OpenEXRFormat.GreenEnable": 1, "OpenEXRFormat.BlueEnable": 1, "OpenEXRFormat.AlphaEnable": 1},
-    "MatteControl": {"MatteCombine": 0, "CombineOp": 0, "InvertMatte": 0},
-    "Loader": {"HoldFirstFrame": 0, "HoldLastFrame": 0},
+# Where the table gives no default, the unsafe value (see the module's docstring); Process* are only stored.
+_UNSAFE_DEFAULTS = {
+    # Create Folder can be off: ayon-fusion validates it (ynput/ayon-fusion:
+    # client/ayon_fusion/plugins/publish/validate_create_folder_checked.py).
+    "Saver": {"OutputFormat": "", "OpenEXRFormat.Depth": 0, "CreateDir": 0, "OpenEXRFormat.RedEnable": 1,
+              "OpenEXRFormat.GreenEnable": 1, "OpenEXRFormat.BlueEnable": 1, "OpenEXRFormat.AlphaEnable": 0,
+              "ProcessRed": 1, "ProcessGreen": 1, "ProcessBlue": 1, "ProcessAlpha": 1},
+    # Post-Multiply by Alpha on: the clean plate's RGB would come out multiplied by its alpha (the matte).
+    "Loader": {"PostMultiplyByAlpha": 1, "Loop": 0, "Reverse": 0},
+    # The table's default for PostMultiplyImage is 1 (the manual: "on by default"); Invert Matte off.
+    "MatteControl": {"CombineOp": 0, "InvertMatte": 0, "MatteBlur": 0},
 }
+
+
+def _defaults(reg_id: str) -> Dict[str, Any]:
+    values = dict(_UNSAFE_DEFAULTS.get(reg_id, {}))
+    values.update({name: entry["default"] for name, entry in inputs_of(TABLE, reg_id).items()
+                   if entry["default"] is not None})
+    return values
+
+
+def _known_inputs(reg_id: str) -> Optional[Set[str]]:
+    """The table's inputs of a tool the plugin uses; None (anything goes) for the user's other tools."""
+    return set(inputs_of(TABLE, reg_id)) if reg_id in TABLE_TOOLS else None
+
+
+for _tool, _names in _IMAGE_INPUTS.items():  # the fake's main inputs must be the table's too
+    assert _tool not in TABLE_TOOLS or set(_names) <= set(inputs_of(TABLE, _tool)), _tool
+
 _SAVER_DEPTHS = {1: "half", 2: "float"}
 
 
 class RenderFailed(Exception):
     pass
+
+
+def _post_multiplied(image: np.ndarray, on: Any) -> np.ndarray:
+    """RGB times alpha when ``on`` (Post-Multiply: "multiplies the color channels of the image against the alpha
+    channel", manual page-2165, tests/host_api/fusion.json)."""
+    if not on:
+        return image
+    out = image.copy()
+    out[..., :3] = out[..., :3] * out[..., 3:4]
+    return out
 
 
 def _table(items: List[Any]) -> Dict[float, Any]:
@@ -139,7 +189,7 @@ class FakeOutput:
 
 
 class FakeInput:
-    """One main (image) input of a tool; Fusion hands out a fresh proxy each time, so does the fake."""
+    """One input of a tool; Fusion hands out a fresh proxy each time, so does the fake."""
 
     def __init__(self, tool: "FakeTool", name: str):
         self.tool, self.name = tool, name
@@ -153,8 +203,12 @@ class FakeInput:
         return self.name
 
     def GetAttrs(self, name: Optional[str] = None) -> Any:
-        attrs = {"INPS_ID": self.name, "INPS_Name": self.name, "INPS_DataType": "Image",
+        entry = inputs_of(TABLE, self.tool.reg_id).get(self.name, {})
+        kind = entry.get("type") or ("Image" if self.name in _IMAGE_INPUTS.get(self.tool.reg_id, ()) else None)
+        attrs = {"INPS_ID": self.name, "INPS_Name": self.name, "INPS_DataType": kind,
                  "INPB_Connected": self.tool.connections.get(self.name) is not None}
+        if entry.get("values"):  # a menu's entries, as a Lua table (the attribute's name is the fake's)
+            attrs["INPIDT_ComboControl_ID"] = _table(list(entry["values"]))
         return attrs[name] if name else attrs
 
     def GetTool(self) -> "FakeTool":
@@ -179,7 +233,7 @@ class FakeTool:
     def __init__(self, comp: "FakeComp", reg_id: str, name: str, x: float, y: float):
         self.comp, self.reg_id, self.name = comp, reg_id, name
         self.pos = [float(x), float(y)]
-        self.inputs: Dict[str, Any] = dict(_DEFAULTS.get(reg_id, {}))
+        self.inputs: Dict[str, Any] = _defaults(reg_id)
         self.connections: Dict[str, Optional[FakeTool]] = {}
         self.frames: Optional[Dict[int, np.ndarray]] = None  # media fed from memory
         self.clip_files: List[str] = []
@@ -219,11 +273,12 @@ class FakeTool:
     # inputs
 
     def _known(self, name: str) -> bool:
-        known = _KNOWN_INPUTS.get(self.reg_id)
+        known = _known_inputs(self.reg_id)
         return known is None or name in known
 
     def SetInput(self, name: str, value: Any, time: Optional[float] = None) -> Optional[bool]:
         self._alive()
+        self.comp.access_log.append((self.reg_id, name))
         if not self._known(name):
             self.ignored.append(name)
             return None
@@ -241,11 +296,23 @@ class FakeTool:
         return True
 
     def GetInput(self, name: str, time: Optional[float] = None) -> Any:
+        """The input's value; None for an input the tool does not have (as Fusion answers nil)."""
         self._alive()
-        return self.inputs.get(name)
+        self.comp.access_log.append((self.reg_id, name))
+        return self.inputs.get(name) if self._known(name) else None
+
+    def GetInputList(self, kind: Optional[str] = None) -> Dict[float, "FakeInput"]:
+        """Every input of the tool as a table of Input objects (the table's, for the plugin's tools)."""
+        self._alive()
+        names = sorted(_known_inputs(self.reg_id) or set(self.inputs) | set(_IMAGE_INPUTS.get(self.reg_id, ())))
+        found = [FakeInput(self, name) for name in names]
+        if kind:
+            found = [inp for inp in found if inp.GetAttrs("INPS_DataType") == kind]
+        return _table(found)
 
     def ConnectInput(self, name: str, target: Any) -> bool:
         self._alive()
+        self.comp.access_log.append((self.reg_id, name))
         if name not in _IMAGE_INPUTS.get(self.reg_id, ()):
             self.ignored.append(name)
             return False
@@ -345,7 +412,7 @@ class FakeComp:
     TIME_UNDEFINED = TIME_UNDEFINED
 
     def __init__(self, render_start: int, render_end: int, global_start: int = 0, global_end: int = 10000,
-                 name: str = "Composition1"):
+                 name: str = "Composition1", flow_view: bool = True):
         self.render_start, self.render_end = render_start, render_end
         self.global_start, self.global_end = global_start, global_end
         self.name = name
@@ -357,7 +424,12 @@ class FakeComp:
         self.undo_depth = 0
         self.renders: List[Dict[str, Any]] = []
         self.data: Dict[str, Any] = {}  # SetData / GetData, saved with the comp in Fusion
-        self.CurrentFrame = FakeFrame(self)
+        # No flow view: Resolve's Fusion page not shown (a script then gets no positions from it).
+        self.CurrentFrame: Optional[FakeFrame] = FakeFrame(self) if flow_view else None
+        self.access_log: List[tuple] = []  # (tool ID, input ID) of every SetInput/GetInput/ConnectInput
+        self.added: List[str] = []  # the tool IDs of every AddTool
+        self.auto_connections: List[tuple] = []  # (new tool, its input, the tool it was connected to)
+        self.saved: List[tuple] = []  # (Saver name, frame) of every frame a Render wrote
 
     # FusionScript
 
@@ -372,17 +444,31 @@ class FakeComp:
                  if (not selected or t in self.selected) and (reg_id is None or t.reg_id == reg_id)]
         return _table(tools)
 
-    def AddTool(self, reg_id: str, x: float = -32768, y: float = -32768) -> FakeTool:
+    def AddTool(self, reg_id: str, x: float = AUTO_POSITION, y: float = AUTO_POSITION) -> FakeTool:
+        """A new tool at (x, y); at (-32768, -32768) placed and connected to the selected tool, as the guide says
+        (AUTO_POSITION above): its first main input takes the active tool's output, else the first selected one's."""
         taken = {t.name for t in self.tools}
         n = 1
         while f"{reg_id}{n}" in taken:
             n += 1
-        if x == -32768 and y == -32768:
-            x, y = float(len(self.tools)), 5.0
+        auto = x == AUTO_POSITION and y == AUTO_POSITION
+        near = self._selected_tool() if auto else None
+        if auto:
+            x, y = (near.pos[0] + 1, near.pos[1]) if near is not None else (float(len(self.tools)), 5.0)
         tool = FakeTool(self, reg_id, f"{reg_id}{n}", x, y)
         self.tools.append(tool)
         self.ever.append(tool)
+        self.added.append(reg_id)
+        main = _IMAGE_INPUTS.get(reg_id, ())
+        if near is not None and main:
+            tool.connections[main[0]] = near
+            self.auto_connections.append((tool.name, main[0], near.name))
         return tool
+
+    def _selected_tool(self) -> Optional[FakeTool]:
+        if self.active is not None and self.active in self.tools:
+            return self.active
+        return next((t for t in self.tools if t in self.selected), None)
 
     def Lock(self) -> None:
         self.locks += 1
@@ -431,24 +517,29 @@ class FakeComp:
     def ActiveTool(self) -> Optional[FakeTool]:
         return self.active
 
-    def Render(self, args: Dict[str, Any]) -> bool:
-        """Render savers for Start..End inclusive (the comp's render range by default); Wait=True only."""
-        unknown = set(args) - {"Start", "End", "Tool", "Wait", "HiQ", "RenderAll", "MotionBlur", "SizeType", "Step"}
-        assert not unknown, f"unknown Render arguments {unknown}"
+    def Render(self, args: Dict[str, Any]) -> Optional[bool]:
+        """Render Start..End inclusive (the comp's render range by default); True, or nil (None) when it failed.
+
+        Every Saver that is not passed through renders, whatever ``Tool`` says: ayon-fusion renders one Saver by
+        passing every other one through for the render (ynput/ayon-fusion:
+        client/ayon_fusion/plugins/publish/extract_render_local.py, ``enabled_savers``). Only the documented keys
+        (RENDER_KEYS above) are accepted; the fake renders synchronously, so Wait=True is required.
+        """
+        unknown = set(args) - RENDER_KEYS
+        if unknown:
+            raise ValueError(f"Composition.Render: keys the reference does not list: {sorted(unknown)}")
         assert args.get("Wait") is True, "the fake renders synchronously: pass Wait=True"
         self.renders.append(dict(args))
         start = int(args.get("Start", self.render_start))
         end = int(args.get("End", self.render_end))
-        tool = args.get("Tool")
-        savers = [tool] if tool is not None else [t for t in self.tools if t.reg_id == "Saver" and not t.pass_through]
+        savers = [t for t in self.tools if t.reg_id == "Saver" and not t.pass_through]
         try:
             for saver in savers:
-                assert saver.reg_id == "Saver", "the fake renders Savers only"
-                for frame in range(start, end + 1, int(args.get("Step", 1))):
+                for frame in range(start, end + 1, int(args.get("Steps", 1))):
                     self._save(saver, frame)
         except RenderFailed as exc:
             print(f"Render failed: {exc}")
-            return False
+            return None
         return True
 
     # the image side (not FusionScript: what the fake computes)
@@ -468,7 +559,7 @@ class FakeComp:
                 raise RenderFailed(f"{tool.name} has no frame {frame:g}")
             return tool.frames[int(frame)]
         if tool.reg_id == "Loader":
-            return read_rgba(tool.clip_file_at(frame))
+            return _post_multiplied(read_rgba(tool.clip_file_at(frame)), tool.inputs["PostMultiplyByAlpha"])
         if tool.reg_id == "MatteControl":
             return self._matte_control(tool, frame)
         raise RenderFailed(f"the fake cannot evaluate a {tool.reg_id}")
@@ -476,8 +567,9 @@ class FakeComp:
     def _matte_control(self, tool: FakeTool, frame: float) -> np.ndarray:
         background = self.evaluate(tool.connections.get("Background"), frame)
         combine = int(tool.inputs["MatteCombine"])
+        post_multiply = tool.inputs["PostMultiplyImage"]
         if combine == 0 or tool.connections.get("Foreground") is None:
-            return background
+            return _post_multiplied(background, post_multiply)
         foreground = self.evaluate(tool.connections["Foreground"], frame)
         if foreground.shape != background.shape:
             raise RenderFailed(f"{tool.name}: foreground {foreground.shape} and background {background.shape} differ")
@@ -486,7 +578,7 @@ class FakeComp:
         out = background.copy()
         matte = foreground[..., combine - 1]
         out[..., 3] = (1 - matte) if int(tool.inputs["InvertMatte"]) else matte
-        return out
+        return _post_multiplied(out, post_multiply)
 
     def _save(self, saver: FakeTool, frame: int) -> None:
         if saver.inputs.get("OutputFormat") != "OpenEXRFormat":
@@ -509,3 +601,4 @@ class FakeComp:
         if out is None or not out.open(path, spec) or not out.write_image(pixels):
             raise RenderFailed(f"{saver.name}: cannot write {path}: {oiio.geterror()}")
         out.close()
+        self.saved.append((saver.name, frame))

@@ -2,8 +2,21 @@
 
 Widgets are records of their properties (Text, Enabled, Value, CurrentIndex,
 CurrentText ...), as UIManager items read and write them; ``win.On.<ID>.<Event>``
-and ``disp.On.<TimerID>.Timeout`` take handlers called with an event dict. The
-test plays the user: ``click``, ``set_text``, ``choose``, ``set_value``, ``set_checked``, and runs
+takes handlers called with an event dict ({"who": item ID, "what": event}).
+
+Timers (``ui.Timer({"ID": ..., "Interval": ms})``) deliver their Timeout to the
+dispatcher's generic handler only, ``disp.On.Timeout``, with ``ev["who"]`` the
+timer's ID: "Timeout events of a standalone UITimer reach the dispatcher only: a
+handler registered as win.On.ProgressTimer is accepted but never called"
+(ivan-94m/SLogMetaRaw:slogmetaraw/ui.py, which tells its timers apart by
+ev.get('who')), and MHL MediaManagement had to register ``disp.On.Timeout``
+besides ``disp.On.Poll.Timeout`` "so that progress updates by itself"
+(maxlainz/MHL-MediaManagement:CHANGELOG.md). So a handler assigned as
+``disp.On.<TimerID>.Timeout`` is accepted and never called here. A timer fires
+once its Interval has passed (EmberLightVFX/Fusion-Script-Docs:docs/UITimer.md:
+Interval, SingleShot, Start, Stop, IsActive).
+
+The test plays the user: ``click``, ``set_text``, ``choose``, ``set_value``, ``set_checked``, and runs
 the dispatcher's timers with ``pump_until`` (or a ``driver`` inside ``RunLoop``).
 """
 
@@ -66,12 +79,23 @@ class FakeTimer:
         self.Interval = props.get("Interval", 0)
         self.SingleShot = props.get("SingleShot", False)
         self.IsActive = False
+        self.due = 0.0
 
     def Start(self) -> None:
         self.IsActive = True
+        self.due = time.monotonic() + float(self.Interval) / 1000.0
 
     def Stop(self) -> None:
         self.IsActive = False
+
+    def take(self, now: float) -> bool:
+        """True when the timer is due (and schedules the next time, or stops a single shot)."""
+        if not self.IsActive or now < self.due:
+            return False
+        if self.SingleShot:
+            self.IsActive = False
+        self.due = now + float(self.Interval) / 1000.0
+        return True
 
 
 class _Handlers:
@@ -86,8 +110,12 @@ class _Handlers:
 
 
 class FakeEvents:
+    """``On.<ID>.<Event> = fn`` registers fn for one item's event; ``On.<Event> = fn`` is the generic handler of an
+    event, whoever sends it (the dispatcher's timers use only that one)."""
+
     def __init__(self):
         object.__setattr__(self, "handlers", {})
+        object.__setattr__(self, "generic", {})
 
     def __getattr__(self, item_id: str) -> _Handlers:
         return _Handlers(object.__getattribute__(self, "handlers"), item_id)
@@ -95,10 +123,21 @@ class FakeEvents:
     def __getitem__(self, item_id: str) -> _Handlers:
         return self.__getattr__(item_id)
 
+    def __setattr__(self, event: str, handler: Callable) -> None:
+        self.generic[event] = handler
+
     def fire(self, item_id: str, event: str, **info: Any) -> None:
         handler = self.handlers.get(item_id, {}).get(event)
         assert handler is not None, f"no handler for {item_id}.{event}"
         handler({"who": item_id, "what": event, **info})
+
+    def fire_generic(self, item_id: str, event: str) -> bool:
+        """Call the generic handler of ``event`` for ``item_id``; False when there is none."""
+        handler = self.generic.get(event)
+        if handler is None:
+            return False
+        handler({"who": item_id, "what": event})
+        return True
 
 
 class FakeUIManager:
@@ -178,6 +217,7 @@ class FakeDispatcher:
         self.looping = False
         self.driver: Optional[Callable[["FakeDispatcher"], None]] = None
         self.loop_timeout = 120.0
+        self.timeouts: List[str] = []  # the IDs of the timers whose Timeout was delivered, in order
 
     def AddWindow(self, props: Dict[str, Any], root: FakeItem) -> FakeWindow:
         window = FakeWindow(props, root)
@@ -185,11 +225,12 @@ class FakeDispatcher:
         return window
 
     def fire_timers(self) -> None:
+        """Deliver the Timeout of every due timer, to ``disp.On.Timeout`` only (see the module's docstring)."""
+        now = time.monotonic()
         for timer in list(self.ui.timers):
-            if timer.IsActive:
-                if timer.SingleShot:
-                    timer.IsActive = False
-                self.On.fire(timer.ID, "Timeout")
+            if timer.take(now):
+                self.timeouts.append(timer.ID)
+                self.On.fire_generic(timer.ID, "Timeout")
 
     def RunLoop(self) -> None:
         """Until ExitLoop: the test's driver plays the user, then the timers fire."""

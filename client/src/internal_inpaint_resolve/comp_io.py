@@ -8,27 +8,44 @@ GetInput / ConnectInput / FindMainInput / FindMainOutput / Delete, Input.GetConn
 ConnectTo / GetAttrs, Output.GetTool,
 comp.CurrentFrame.FlowView.GetPosTable / Select.
 Lua tables come back as dicts keyed 1.0, 2.0, ...; frame times and other numbers are floats.
+
+The user's comp is left as it was found: every input the plugin relies on is set
+explicitly (a tool's defaults can be the wrong ones, e.g. Matte Control's
+Post-Multiply Image is on) and read back, tools are added at explicit positions
+(at -32768, -32768 Fusion would connect them to the selected tool), the user's
+connections are restored after each change, and only the plugin's own Saver
+renders, quietly (the others are passed through for the render).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterable, List, Optional, Set, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .job import PluginError, Record, fusion_saver_name, log, missing_frames, sequence_file
+from .job import PluginError, Record, RunningJob, fusion_saver_name, log, missing_frames, sequence_file
 
 PLATE_TOOL_TYPES = ("Loader", "MediaIn")
 # Matte Control's "Combine" menu (None, Combine Red, Green, Blue, Alpha, Solid, Clear) and "Combine Op" Copy.
 MATTE_CHANNELS = {"Alpha": 4, "Red": 1, "Green": 2, "Blue": 3}
 COMBINE_COPY = 0
-EXR_HALF = 1  # OpenEXRFormat.Depth: 0 auto, 1 half (16-bit float), 2 float (32-bit)
-AUTO_POSITION = -32768
+EXR_HALF = 1  # OpenEXRFormat.Depth 1: 16-bit float (as eoyilmaz/anima's Fusion Saver sets it)
+# A tool added at (-32768, -32768) is placed "as if you had clicked on one of the toolbar icons ... a connection
+# will automatically be made" to the selected tool (Fusion 8 Scripting Guide, Composition.AddTool): never used.
+# Without a flow view to place tools beside the plate, they go to this explicit spot instead.
+FALLBACK_POSITION = (0.0, 0.0)
+# Composition.Render's documented Flags key, with REQF_Quiet (1 << 19): no "Render Completed/Failed" dialog.
+# The value is the one ayon-fusion passes (ynput/ayon-fusion: client/ayon_fusion/plugins/publish/
+# extract_render_local.py, REQF_Quiet = 524288, citing https://www.steakunderwater.com/wesuckless/viewtopic.php?p=53312);
+# it passes it as "RenderFlags", a key the Render reference does not list, so here it goes as the documented Flags.
+REQF_QUIET = 524288
 RESULT_NAME = "InpaintClean"
 PLUGIN_TOOL_PREFIX = "InternalInpaint"  # the temporary Saver and Matte Control are named so
 SAVER_NAME = PLUGIN_TOOL_PREFIX + "PlateSaver"
 MATTE_COPY_NAME = PLUGIN_TOOL_PREFIX + "MatteCopy"
 DATA_PREFIX = "InternalInpaint"  # comp data: InternalInpaint.<plate tool> = the plate's last finished job
+RUNNING_DATA = "InternalInpaintRunning"  # comp data: the submitted job not yet seen to end (one per comp)
 MAX_MAIN_INPUTS = 64  # FindMainInput(i) is asked up to here (it answers None after the last)
 
 
@@ -117,11 +134,103 @@ def _position(comp: Any, tool: Any) -> Optional[Tuple[float, float]]:
 
 
 def _add_tool(comp: Any, reg_id: str, near: Optional[Tuple[float, float]], dx: float, dy: float) -> Any:
-    x, y = (near[0] + dx, near[1] + dy) if near else (AUTO_POSITION, AUTO_POSITION)
-    tool = comp.AddTool(reg_id, x, y)
+    """A new tool at an explicit position (beside ``near``), so that Fusion connects it to nothing."""
+    base = near or FALLBACK_POSITION
+    tool = comp.AddTool(reg_id, base[0] + dx, base[1] + dy)
     if tool is None:
         raise PluginError(f"Fusion did not add a {reg_id} tool.")
     return tool
+
+
+def set_inputs(tool: Any, values: Sequence[Tuple[str, Any]]) -> None:
+    """Set each input, in order, and read it back: Fusion ignores an input a tool does not have (GetInput then
+    answers None), so a renamed input is an error here instead of a wrong plate later."""
+    for name, value in values:
+        tool.SetInput(name, value)
+        if tool.GetInput(name) is None:
+            raise PluginError(
+                f"Fusion's {tool_type(tool)} has no input {name!r} (this Fusion version names it differently). "
+                "Run plugin_resolve/record_host.py in Fusion's console and send the JSON it writes to the "
+                "InternalInpaint developers.")
+
+
+# -- the user's connections --------------------------------------------------------------------
+
+
+def _source_name(inp: Any) -> str:
+    output = inp.GetConnectedOutput()
+    return tool_name(output.GetTool()) if output is not None else ""
+
+
+def connections(comp: Any) -> Dict[str, Dict[str, str]]:
+    """Every tool's main inputs and, for each, the name of the tool feeding it ("" for none)."""
+    return {tool_name(tool): {_input_id(inp): _source_name(inp) for inp in main_inputs(tool)}
+            for tool in _values(comp.GetToolList(False))}
+
+
+def restore_connections(comp: Any, before: Dict[str, Dict[str, str]]) -> List[str]:
+    """Put back every main input of the tools in ``before`` that now differs; 'Tool.Input' for each one."""
+    tools = {tool_name(tool): tool for tool in _values(comp.GetToolList(False))}
+    restored = []
+    for name, inputs in before.items():
+        tool = tools.get(name)
+        for inp in main_inputs(tool) if tool is not None else []:
+            input_id = _input_id(inp)
+            wanted = inputs.get(input_id)
+            if wanted is None or _source_name(inp) == wanted or (wanted and wanted not in tools):
+                continue
+            try:
+                if wanted:
+                    inp.ConnectTo(tools[wanted].FindMainOutput(1))
+                else:
+                    inp.ConnectTo()
+            except Exception as exc:  # noqa: BLE001 - runs in a finally: report, never hide the first error
+                log(f"Could not restore {name}.{input_id} (it was fed by {wanted or 'nothing'}): {exc}")
+                continue
+            restored.append(f"{name}.{input_id}")
+    if restored:
+        log(f"Restored the connections Fusion changed: {', '.join(restored)}")
+    return restored
+
+
+@contextmanager
+def kept_connections(comp: Any) -> Iterator[None]:
+    """The user's connections as they were before, whatever happens inside (an error included)."""
+    before = connections(comp)
+    try:
+        yield
+    finally:
+        restore_connections(comp, before)
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+@contextmanager
+def only_saver(comp: Any, saver: Any) -> Iterator[None]:
+    """Every other Saver passed through for the render (ayon-fusion's ``enabled_savers``), each put back after."""
+    changed = []
+    try:
+        for other in _values(comp.GetToolList(False, "Saver")):
+            if tool_name(other) != tool_name(saver) and not other.GetAttrs()["TOOLB_PassThrough"]:
+                other.SetAttrs({"TOOLB_PassThrough": True})
+                changed.append(other)
+        yield
+    finally:
+        for other in changed:
+            other.SetAttrs({"TOOLB_PassThrough": False})
+
+
+def _render(comp: Any, first: int, last: int) -> None:
+    """Render first..last (the plugin's Saver only, see only_saver), quietly; a PluginError when it failed."""
+    try:
+        result = comp.Render({"Start": first, "End": last, "Wait": True, "Flags": REQF_QUIET})
+    except Exception as exc:  # noqa: BLE001 - whatever Fusion raises, the user gets one line
+        raise PluginError(f"Fusion stopped rendering the plate: {type(exc).__name__}: {exc}. See Fusion's "
+                          "console for the tool that failed.") from None
+    if not result:  # nil (None) or False: the render failed or was stopped
+        raise PluginError(f"Fusion did not render the plate (comp.Render answered {result!r}): a tool failed on "
+                          "some frame, or the render was stopped. See Fusion's console for the tool and frame.")
 
 
 def render_plate(comp: Any, plate: Any, matte: Optional[Any], matte_channel: str, first: int, last: int,
@@ -129,57 +238,75 @@ def render_plate(comp: Any, plate: Any, matte: Optional[Any], matte_channel: str
     """Render ``plate`` (its alpha replaced by ``matte``'s channel, if a matte is given) to half EXRs.
 
     A Matte Control copies the matte into alpha (RGB untouched) and a Saver writes
-    ``plate_pattern`` for every frame of first..last (inclusive); both are deleted afterwards.
+    ``plate_pattern`` for every frame of first..last (inclusive); both are deleted afterwards,
+    and the user's connections and Savers' pass-through are as before, whatever failed.
     """
     if matte is not None and matte_channel not in MATTE_CHANNELS:
         raise PluginError(f"Unknown matte channel {matte_channel!r}: pick one of {', '.join(MATTE_CHANNELS)}.")
     folder = os.path.dirname(plate_pattern)
     os.makedirs(folder, exist_ok=True)
     near = _position(comp, plate)
-    temporary: List[Any] = []
-    comp.StartUndo("InternalInpaint: render plate")
-    try:
-        comp.Lock()
+    with kept_connections(comp):
+        temporary: List[Any] = []
+        comp.StartUndo("InternalInpaint: render plate")
         try:
-            source = plate
-            if matte is not None:
-                control = _add_tool(comp, "MatteControl", near, 1, 1)
-                temporary.append(control)
-                control.SetAttrs({"TOOLS_Name": MATTE_COPY_NAME})
-                control.ConnectInput("Background", plate)
-                control.ConnectInput("Foreground", matte)
-                control.SetInput("MatteCombine", MATTE_CHANNELS[matte_channel])
-                control.SetInput("CombineOp", COMBINE_COPY)
-                source = control
-            saver = _add_tool(comp, "Saver", near, 2, 1)
-            temporary.append(saver)
-            saver.SetAttrs({"TOOLS_Name": SAVER_NAME})
-            saver.ConnectInput("Input", source)
-            saver.SetInput("Clip", fusion_saver_name(plate_pattern))
-            saver.SetInput("OutputFormat", "OpenEXRFormat")
-            saver.SetInput("OpenEXRFormat.Depth", EXR_HALF)
-            for channel in ("Red", "Green", "Blue", "Alpha"):
-                saver.SetInput(f"OpenEXRFormat.{channel}Enable", 1)
-            saver.SetInput("CreateDir", 1)
-        finally:
-            comp.Unlock()
-        log(f"Rendering {tool_name(plate)} frames {first}-{last} to {plate_pattern}")
-        ok = comp.Render({"Start": first, "End": last, "Tool": saver, "Wait": True})
-    finally:
-        for tool in reversed(temporary):
+            comp.Lock()
             try:
-                tool.Delete()
-            except Exception:  # best effort: a leftover tool is harmless, a traceback is not
-                pass
-        comp.EndUndo(True)
+                source = plate if matte is None else _matte_copy(comp, temporary, plate, matte, matte_channel, near)
+                saver = _plate_saver(comp, temporary, source, plate_pattern, near)
+            finally:
+                comp.Unlock()
+            log(f"Rendering {tool_name(plate)} frames {first}-{last} to {plate_pattern}")
+            with only_saver(comp, saver):
+                _render(comp, first, last)
+        finally:
+            _delete(temporary)
+            comp.EndUndo(True)
     missing = missing_frames(plate_pattern, first, last)
-    if not ok or missing:
-        detail = f"frames {missing[0]}-{missing[-1]} are missing" if missing else "Fusion reported a failed render"
-        raise PluginError(f"Rendering the plate to {folder} failed ({detail}); see Fusion's console.")
+    if missing:
+        raise PluginError(f"Rendering the plate to {folder} failed (frames {missing[0]}-{missing[-1]} are missing); "
+                          "see Fusion's console.")
+
+
+def _matte_copy(comp: Any, temporary: List[Any], plate: Any, matte: Any, channel: str,
+                near: Optional[Tuple[float, float]]) -> Any:
+    """A Matte Control putting ``matte``'s channel in the plate's alpha, RGB untouched."""
+    control = _add_tool(comp, "MatteControl", near, 1, 1)
+    temporary.append(control)
+    control.SetAttrs({"TOOLS_Name": MATTE_COPY_NAME})
+    control.ConnectInput("Background", plate)
+    control.ConnectInput("Foreground", matte)
+    # Post-Multiply Image is on by default (Resolve manual, Matte Nodes): it would multiply the plate's RGB by the
+    # new alpha, black outside the matte. Invert and blur would change the matte.
+    set_inputs(control, [("MatteCombine", MATTE_CHANNELS[channel]), ("CombineOp", COMBINE_COPY),
+                         ("InvertMatte", 0), ("MatteBlur", 0), ("PostMultiplyImage", 0)])
+    return control
+
+
+def _plate_saver(comp: Any, temporary: List[Any], source: Any, plate_pattern: str,
+                 near: Optional[Tuple[float, float]]) -> Any:
+    """A Saver writing ``source`` to half-float RGBA EXRs; OutputFormat first: the format's inputs come with it."""
+    saver = _add_tool(comp, "Saver", near, 2, 1)
+    temporary.append(saver)
+    saver.SetAttrs({"TOOLS_Name": SAVER_NAME})
+    saver.ConnectInput("Input", source)
+    channels = ("Red", "Green", "Blue", "Alpha")
+    set_inputs(saver, [("Clip", fusion_saver_name(plate_pattern)), ("OutputFormat", "OpenEXRFormat"),
+                       ("OpenEXRFormat.Depth", EXR_HALF), ("CreateDir", 1)]
+               + [(f"OpenEXRFormat.{c}Enable", 1) for c in channels] + [(f"Process{c}", 1) for c in channels])
+    return saver
+
+
+def _delete(tools: List[Any]) -> None:
+    for tool in reversed(tools):
+        try:
+            tool.Delete()
+        except Exception:  # best effort: a leftover tool is harmless, a traceback is not
+            pass
 
 
 def _set(tool: Any, name: str, value: Any) -> None:
-    tool.SetInput(name, value)
+    set_inputs(tool, [(name, value)])
 
 
 def add_result_loader(comp: Any, plate: Any, output_pattern: str, first: int, last: int) -> Any:
@@ -191,18 +318,21 @@ def add_result_loader(comp: Any, plate: Any, output_pattern: str, first: int, la
     if not os.path.isfile(first_file):
         raise PluginError(f"The job finished but {first_file} is not there.")
     near = _position(comp, plate)
-    comp.StartUndo("InternalInpaint: add clean plate")
-    try:
-        comp.Lock()
+    with kept_connections(comp):
+        comp.StartUndo("InternalInpaint: add clean plate")
         try:
-            loader = _add_tool(comp, "Loader", near, 1, 0)
-            _set(loader, "Clip", first_file)
-            _place_clip(loader, first, last)
-            loader.SetAttrs({"TOOLS_Name": RESULT_NAME})
+            comp.Lock()
+            try:
+                loader = _add_tool(comp, "Loader", near, 1, 0)
+                set_inputs(loader, [("Clip", first_file)])
+                _place_clip(loader, first, last)
+                # The frames as written: no post-multiply (the plate's RGB outside the matte, bit for bit).
+                set_inputs(loader, [("PostMultiplyByAlpha", 0), ("Loop", 0), ("Reverse", 0)])
+                loader.SetAttrs({"TOOLS_Name": RESULT_NAME})
+            finally:
+                comp.Unlock()
         finally:
-            comp.Unlock()
-    finally:
-        comp.EndUndo(True)
+            comp.EndUndo(True)
     _select(comp, loader)
     log(f"Added Loader {tool_name(loader)} for {output_pattern} (frames {first}-{last})")
     return loader
@@ -224,9 +354,8 @@ def _place_clip(loader: Any, first: int, last: int) -> None:
     elif shift < 0:
         _set(loader, "GlobalIn", first)
         _set(loader, "GlobalOut", first + length - 1)
-    for name, value in (("ClipTimeStart", 0), ("ClipTimeEnd", length - 1), ("HoldFirstFrame", 0),
-                        ("HoldLastFrame", 0)):
-        _set(loader, name, value)
+    set_inputs(loader, [("ClipTimeStart", 0), ("ClipTimeEnd", length - 1), ("HoldFirstFrame", 0),
+                        ("HoldLastFrame", 0)])
 
 
 def existing_result_loader(comp: Any, name: str, output_pattern: str, first: int) -> Optional[Any]:
@@ -330,6 +459,28 @@ def read_record(comp: Any, plate_name: str) -> Optional[Record]:
 
 def write_record(comp: Any, plate_name: str, record: Record) -> None:
     comp.SetData(_data_name(plate_name), record.to_data())
+
+
+# Comp data is the documented place for a script's state that must outlive it: "Calling SetData() on any object
+# associated with a Composition will cause the data to be saved in the .comp file" (VFXPedia, Object:SetData;
+# Fusion 8 Scripting Guide, Object Data). A job keeps running when the dialog closes; this lets the next dialog
+# follow it instead of offering to start a second one.
+
+
+def read_running(comp: Any) -> Optional[RunningJob]:
+    """The job submitted from this comp and not yet seen to end, or None."""
+    try:
+        return RunningJob.from_data(comp.GetData(RUNNING_DATA))
+    except Exception:  # a host without comp data: nothing to follow
+        return None
+
+
+def write_running(comp: Any, job: RunningJob) -> None:
+    comp.SetData(RUNNING_DATA, job.to_data())
+
+
+def clear_running(comp: Any) -> None:
+    comp.SetData(RUNNING_DATA, None)  # a nil value removes the entry
 
 
 def select(comp: Any, tool: Any) -> None:

@@ -1,8 +1,15 @@
 """The UIManager dialog: a form, Start/Cancel/Close, a status label fed by a timer.
 
 The window is the only part that needs a running Fusion; the work is in
-``comp_io`` (the comp) and ``job`` (the server). Everything runs on the UI
-thread except the job watcher, which only fills a Progress the timer reads.
+``comp_io`` (the comp) and ``job`` (the server). Everything runs on Fusion's UI
+thread and no thread is started: while ``disp.RunLoop()`` blocks, a UI timer
+polls the server, one short call with a deadline per tick. Its Timeout reaches
+the dispatcher's generic handler, ``disp.On.Timeout``, told apart from other
+timers by ``ev["who"]`` (ivan-94m/SLogMetaRaw: slogmetaraw/ui.py; MHL
+MediaManagement had to add that hookup for its progress to update,
+maxlainz/MHL-MediaManagement: CHANGELOG.md). A submitted job is remembered in
+the comp's data until a poll sees it end, so a dialog opened again follows it
+(progress, cancel, result) instead of offering to start another.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from .job import (
     JobSettings,
     PluginError,
     Record,
+    RunningJob,
     check_range,
     default_address,
     default_job_folder,
@@ -45,6 +53,13 @@ RANGE_CUSTOM = "Custom"
 POLL_MS = 250
 
 
+def _who(event: Any) -> Optional[str]:
+    """The ID of the item or timer an event comes from: ev["who"] (a Lua table arrives as a dict)."""
+    if isinstance(event, dict):
+        return event.get("who")
+    return getattr(event, "who", None)
+
+
 class Dialog:
     """One dialog over one comp; ``run`` shows it until closed."""
 
@@ -60,6 +75,7 @@ class Dialog:
         self.runner: Optional[JobRunner] = None
         self.job: Dict[str, Any] = {}
         self.result_loader: Any = None
+        self._polling = False  # a job is followed: the timer's ticks poll it
 
     # -- building -------------------------------------------------------------------
 
@@ -111,7 +127,8 @@ class Dialog:
         on.Close.Clicked = self._guard(self.on_close)
         getattr(on, WINDOW_ID).Close = self._guard(self.on_close)
         self.timer = self.ui.Timer({"ID": TIMER_ID, "Interval": POLL_MS})
-        getattr(self.disp.On, TIMER_ID).Timeout = self._guard(self.on_tick)
+        self.disp.On.Timeout = self._guard(self.on_timeout)
+        self._guard(self.reattach)()
         return self.win
 
     def _fill_choices(self) -> None:
@@ -134,10 +151,18 @@ class Dialog:
         try:
             self.disp.RunLoop()
         finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """The window closed: stop polling and let go of the server. A running job keeps running there, and the
+        comp remembers it for the next dialog."""
+        self._polling = False
+        if self.timer is not None:
             self.timer.Stop()
+        if self.win is not None:
             self.win.Hide()
-            if self.runner is not None and not self.runner.running:
-                self.runner.close()
+        if self.runner is not None:
+            self.runner.close()
 
     # -- helpers --------------------------------------------------------------------
 
@@ -187,6 +212,9 @@ class Dialog:
                 return
             self.runner.close()
             self.runner = None
+        if comp_io.read_running(self.comp) is not None:  # a job of this comp still runs: follow it, not a second
+            self.reattach()
+            return
         settings = self.settings()
         plate_name = self.items["Plate"].CurrentText
         if not plate_name:
@@ -240,10 +268,47 @@ class Dialog:
         self.job = {"plate": plate, "plate_name": plate_name, "matte": matte_name if matte else "", "key": key,
                     "output": output_pattern, "first": settings.first, "last": settings.last, "previous": previous
                     or comp_io.read_record(self.comp, plate_name)}
-        runner.start_watching()
+        self._remember_running(RunningJob(
+            job_id=runner.job_id, address=settings.address, job_folder=settings.job_folder, plate=plate_name,
+            matte=self.job["matte"], key=key, output=output_pattern, first=settings.first, last=settings.last))
+        self._follow("Queued", f"Job {runner.job_id}; files in {folder}")
+
+    def _follow(self, status: str, detail: str) -> None:
+        self._polling = True
         self._set_busy(True)
-        self.show("Queued", f"Job {runner.job_id}; files in {folder}")
+        self.show(status, detail)
         self.timer.Start()
+
+    def reattach(self, event: Any = None) -> None:
+        """Follow the job this comp remembers as running (submitted by a dialog since closed), if there is one."""
+        running = comp_io.read_running(self.comp)
+        if running is None or (self.runner is not None and self.runner.job_id == running.job_id):
+            return
+        settings = JobSettings(address=running.address, job_folder=running.job_folder, first=running.first,
+                               last=running.last).validate()
+        runner = self.runner_factory(settings)
+        runner.attach(running.job_id, running.output)
+        self.runner = runner
+        self.job = {"plate": comp_io.tool_named(self.comp, running.plate), "plate_name": running.plate,
+                    "matte": running.matte, "key": running.key, "output": running.output, "first": running.first,
+                    "last": running.last, "previous": comp_io.read_record(self.comp, running.plate)}
+        self.items["Address"].Text = running.address
+        self.items["JobFolder"].Text = running.job_folder
+        log(f"Following job {running.job_id} of {running.plate}, started earlier from this comp")
+        self._follow(f"Following job {running.job_id} of {running.plate} (started earlier from this comp)...",
+                     f"Frames {format_range(running.first, running.last)}; files in {os.path.dirname(running.output)}")
+
+    def _remember_running(self, running: RunningJob) -> None:
+        try:
+            comp_io.write_running(self.comp, running)
+        except Exception as exc:  # noqa: BLE001 - the job runs regardless; only following it from a new dialog is lost
+            log(f"Could not remember job {running.job_id} in the comp: {type(exc).__name__}: {exc}")
+
+    def _forget_running(self) -> None:
+        try:
+            comp_io.clear_running(self.comp)
+        except Exception as exc:  # noqa: BLE001 - a stale entry is followed once more, then found ended
+            log(f"Could not clear the running job from the comp: {type(exc).__name__}: {exc}")
 
     def _check_server(self, runner: JobRunner) -> None:
         self.show(f"Connecting to {runner.settings.address}...", "")
@@ -255,16 +320,24 @@ class Dialog:
         self.show("Cancelling...")
         self.runner.cancel()
 
+    def on_timeout(self, event: Any = None) -> None:
+        """``disp.On.Timeout`` is every timer's: only this dialog's (ev["who"] is its ID) polls."""
+        if _who(event) == TIMER_ID:
+            self.on_tick(event)
+
     def on_tick(self, event: Any = None) -> None:
-        if self.runner is None:
+        """One poll; once the job has ended, its result, once: a later tick (queued already) does nothing."""
+        if not self._polling or self.runner is None:
             return
-        progress = self.runner.snapshot()
+        progress = self.runner.poll()
         if not progress.finished:
             self.show(progress.status, progress.detail)
             return
+        self._polling = False
         self.timer.Stop()
-        self.runner.join(5)
         self._set_busy(False)
+        if not progress.lost:  # lost: the server stopped answering; the next dialog follows the job again
+            self._forget_running()
         if not progress.ok:
             self.show(progress.error or progress.status, progress.detail)
             return
@@ -278,6 +351,10 @@ class Dialog:
         """Show the job's frames: reuse its Loader or add one, wire it if asked, select it, remember the job."""
         job = self.job
         plate, output, first, last = job["plate"], job["output"], job["first"], job["last"]
+        plate = plate if plate is not None else comp_io.tool_named(self.comp, job["plate_name"])
+        if plate is None:  # followed after a reopen, and the plate tool was deleted since
+            raise PluginError(f"Job {job_id} is done, but the plate {job['plate_name']} is no longer in the comp: "
+                              f"load {output} with a Loader yourself.")
         previous: Optional[Record] = job.get("previous")
         loader = None
         if reused and previous is not None:
@@ -314,7 +391,8 @@ class Dialog:
 
     def on_close(self, event: Any = None) -> None:
         if self.runner is not None and self.runner.running:
-            log(f"Job {self.runner.job_id} keeps running on the server; its frames will be {self.job['output']}")
+            log(f"Job {self.runner.job_id} keeps running on the server; its frames will be {self.job['output']}. "
+                "Open the dialog again to follow it.")
         self.disp.ExitLoop()
 
 

@@ -1,6 +1,7 @@
 """The plugin's host-independent side: settings, job folders, the server job, progress and error text.
 
-Nothing here touches Fusion, so it runs (and is tested) anywhere. The client
+Nothing here touches Fusion, so it runs (and is tested) anywhere, and nothing here starts a thread: the
+dialog polls the server from its UI timer, one short call with a deadline per tick. The client
 library (``internal_inpaint_client.client``: grpcio, protobuf, numpy) is imported
 only when a job is started, so the dialog still opens, and says what to install,
 in a Python where grpc is broken. The reuse key and ``plugin_support`` (shared with
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -330,6 +330,7 @@ class Progress:
     finished: bool = False
     ok: bool = False
     error: str = ""
+    lost: bool = False  # ended because the server stopped answering: the job itself may still run
 
 
 def _with_state(word: str, message: str) -> str:
@@ -367,47 +368,139 @@ def apply_event(progress: Progress, event: Any) -> Progress:
 
 # -- the job -------------------------------------------------------------------------
 
+POLL_TIMEOUT = 2.0  # seconds one poll of the server may take: Fusion's UI waits for it
+# Polls in a row without an answer (UNAVAILABLE or past their deadline) before the dialog stops following the job;
+# the job keeps running on the server and reopening the dialog follows it again.
+MAX_POLL_FAILURES = 40
+
+
+@dataclass
+class RunningJob:
+    """A submitted job the comp remembers until it ends (comp data), so that a dialog opened again follows it."""
+
+    job_id: str
+    address: str
+    job_folder: str
+    plate: str  # the plate tool's name
+    matte: str  # the matte tool's name, "" for the plate's alpha
+    key: str  # the reuse key of its rendered inputs and settings
+    output: str  # the clean '####' pattern
+    first: int
+    last: int
+
+    def to_data(self) -> Dict[str, Any]:
+        return {"JobID": self.job_id, "Address": self.address, "JobFolder": self.job_folder, "Plate": self.plate,
+                "Matte": self.matte, "Key": self.key, "Output": self.output,
+                "Frames": format_range(self.first, self.last)}
+
+    @classmethod
+    def from_data(cls, data: Any) -> Optional["RunningJob"]:
+        """The job from comp data (a dict, as Fusion hands back a table); None for nothing usable."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            first, last = parse_range(str(data.get("Frames") or ""))
+        except PluginError:
+            return None
+        fields = {name: str(data.get(key) or "") for name, key in (
+            ("job_id", "JobID"), ("address", "Address"), ("job_folder", "JobFolder"), ("plate", "Plate"),
+            ("matte", "Matte"), ("key", "Key"), ("output", "Output"))}
+        job = cls(first=first, last=last, **fields)
+        return job if job.job_id and job.address and job.job_folder and job.plate and job.output else None
+
+
+class _Eta:
+    """The time left to train, from the iterations the polls saw go by (a poll's Job has no ETA of its own)."""
+
+    def __init__(self) -> None:
+        self._start: Optional[Tuple[float, int]] = None
+
+    def seconds(self, iteration: int, iterations: int, now: Optional[float] = None) -> float:
+        now = time.monotonic() if now is None else now
+        if self._start is None or iteration < self._start[1]:
+            self._start = (now, iteration)
+            return 0.0
+        began, first = self._start
+        done = iteration - first
+        return (now - began) / done * (iterations - iteration) if done > 0 else 0.0
+
+
+def progress_of(job: Any, eta: Optional[_Eta] = None) -> Progress:
+    """What the dialog shows of a Job (internal_inpaint.v1), as one GetJob answers it."""
+    state, message = int(job.state), " ".join(str(job.message or "").split())
+    word = _STATE_WORDS.get(state, "Working")
+    progress = Progress(status=_with_state(word, message), state=state)
+    if state == QUEUED and job.queue_position:
+        progress.status = f"Queued (position {job.queue_position})"
+    elif state == TRAINING and job.iterations:
+        left = eta.seconds(job.iteration, job.iterations) if eta is not None else 0.0
+        progress.status = "Training"
+        progress.detail = training_text(job.iteration, job.iterations, job.loss, left)
+    elif state == INFERRING and job.frames_total:
+        progress.status = f"Writing frames {job.frames_written}/{job.frames_total}"
+    elif state == DONE:
+        progress.finished = progress.ok = True
+        took = format_eta(max(0.0, float(job.updated_unix) - float(job.created_unix)))
+        progress.detail = f"{job.iterations} iterations, final loss {job.loss:.4g}, {took}"
+    elif state in (FAILED, CANCELLED):
+        progress.finished = True
+        reason = message or ("the server gave no reason" if state == FAILED else f"job {job.id} was cancelled")
+        progress.error = progress.status = f"{'Failed' if state == FAILED else 'Cancelled'}: {reason}"
+    return progress
+
 
 class JobRunner:
-    """One path job on the server: check, submit, watch on a thread, cancel.
+    """One path job on the server: check, submit, then one short poll per timer tick.
 
-    The watcher thread only writes ``progress`` (under a lock); the dialog reads
-    a copy of it from its timer, on the UI thread, and does all Fusion work there.
+    No thread: Fusion runs the dialog's timer on its UI thread while ``disp.RunLoop()``
+    blocks, so each poll is one GetJob with a deadline (POLL_TIMEOUT) and no retries;
+    a server that does not answer costs the UI at most that long per tick.
     """
 
     def __init__(self, settings: JobSettings, client_factory: Optional[Callable[..., Any]] = None,
-                 connect_timeout: float = CONNECT_TIMEOUT):
+                 connect_timeout: float = CONNECT_TIMEOUT, poll_timeout: float = POLL_TIMEOUT):
         self.settings = settings
         self.connect_timeout = connect_timeout
+        self.poll_timeout = poll_timeout
         self._factory = client_factory
         self._client: Any = None
-        self._lock = threading.Lock()
+        self._poll_client: Any = None
         self._progress = Progress(status="Not started")
-        self._thread: Optional[threading.Thread] = None
+        self._failures = 0
+        self._eta = _Eta()
         self.job_id = ""
         self.plate_pattern = ""
         self.output_pattern = ""
 
-    # client
+    # clients
+
+    def _new_client(self, timeout: float, retries: int) -> Any:
+        if self._factory is not None:
+            return self._factory(self.settings.address)
+        module = client_module()
+        token = self.settings.token or environment_token()
+        return module.InpaintClient(self.settings.address, token=token, timeout=timeout, retries=retries,
+                                    backoff=0.2)
 
     def client(self) -> Any:
+        """The client for checking and submitting (longer deadline, a few retries)."""
         if self._client is None:
-            if self._factory is not None:
-                self._client = self._factory(self.settings.address)
-            else:
-                module = client_module()
-                token = self.settings.token or environment_token()
-                self._client = module.InpaintClient(self.settings.address, token=token, timeout=30.0, retries=2,
-                                                    backoff=0.2)
+            self._client = self._new_client(30.0, 2)
         return self._client
 
+    def poll_client(self) -> Any:
+        """The client for polls and cancel: one try, POLL_TIMEOUT, so the UI never waits long."""
+        if self._poll_client is None:
+            self._poll_client = self._new_client(self.poll_timeout, 0)
+        return self._poll_client
+
     def close(self) -> None:
-        if self._client is not None:
+        for held in {id(c): c for c in (self._client, self._poll_client) if c is not None}.values():
             try:
-                self._client.close()
+                held.close()
             except Exception:  # closing a dead channel must not raise into the UI
                 pass
-            self._client = None
+        self._client = self._poll_client = None
 
     def check_server(self) -> None:
         """Before rendering anything: is there a server, and will it accept the job folder?"""
@@ -434,52 +527,60 @@ class JobRunner:
             plate_pattern, output_pattern, frames=s.frames, preset=s.preset,
             iterations=s.iterations or None, seed=s.seed, dilate=s.dilate, name=s.name, fill=s.fill,
             seen_channel=s.seen_channel)
-        self._set(Progress(status="Queued", detail=f"Job {self.job_id}"))
+        self._progress = Progress(status="Queued", detail=f"Job {self.job_id}")
         log(f"Job {self.job_id} submitted: {plate_pattern} -> {output_pattern}, frames {s.frames}, "
             f"preset {s.preset}, seed {s.seed}, fill {s.fill}" + (f", with {SEEN_CHANNEL}" if s.seen_channel else ""))
         return self.job_id
 
-    def start_watching(self) -> None:
-        self._thread = threading.Thread(target=self._watch, name="InternalInpaint watcher", daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        def on_event(event: Any) -> None:
-            with self._lock:
-                apply_event(self._progress, event)
-
-        try:
-            self.client().wait(self.job_id, on_event=on_event)
-        except BaseException as exc:  # every failure becomes text for the dialog
-            text = describe_error(exc, self.settings.address, self.settings.job_folder)
-            with self._lock:
-                self._progress.finished, self._progress.ok = True, False
-                self._progress.error = self._progress.status = text
-                self._progress.state = CANCELLED if type(exc).__name__ == "JobCancelled" else FAILED
-            log(text)
-            return
-        with self._lock:
-            self._progress.finished, self._progress.ok, self._progress.state = True, True, DONE
-        log(f"Job {self.job_id} done: {self.output_pattern}")
-
-    def snapshot(self) -> Progress:
-        with self._lock:
-            return Progress(**vars(self._progress))
-
-    def _set(self, progress: Progress) -> None:
-        with self._lock:
-            self._progress = progress
+    def attach(self, job_id: str, output_pattern: str = "") -> None:
+        """Follow a job submitted earlier (by a dialog since closed)."""
+        self.job_id, self.output_pattern = job_id, output_pattern
+        self._progress = Progress(status="Following", detail=f"Job {job_id}")
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """A job was submitted (or attached) and no poll has seen it end yet."""
+        return bool(self.job_id) and not self._progress.finished
+
+    def poll(self) -> Progress:
+        """One GetJob, within POLL_TIMEOUT: the job's progress (``finished`` once it has ended)."""
+        if not self.running:
+            return self.snapshot()
+        try:
+            job = self.poll_client().get_job(self.job_id)
+        except Exception as exc:  # noqa: BLE001 - an unanswered poll is text for the dialog, never a traceback
+            return self._poll_failed(exc)
+        self._failures = 0
+        self._progress = progress_of(job, self._eta)
+        if self._progress.finished:
+            log(f"Job {self.job_id} done: {self.output_pattern}" if self._progress.ok else self._progress.error)
+        return self.snapshot()
+
+    def _poll_failed(self, exc: BaseException) -> Progress:
+        text = describe_error(exc, self.settings.address, self.settings.job_folder)
+        code = _status_code_name(exc)
+        self._failures += 1
+        if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and self._failures < MAX_POLL_FAILURES:
+            self._progress.detail = f"No answer from the server ({self._failures} polls): {text}"
+            return self.snapshot()
+        progress = Progress(finished=True, state=self._progress.state)
+        if code == "NOT_FOUND":
+            progress.error = (f"Job {self.job_id} is not on the server at {self.settings.address} any more (deleted, "
+                              "or the server was started on another spool).")
+        else:
+            progress.lost = code in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+            progress.error = (f"{text} Job {self.job_id} may still be running on the server: open the dialog again "
+                              "to follow it once the server answers.")
+        progress.status = progress.error
+        self._progress = progress
+        log(progress.error)
+        return self.snapshot()
+
+    def snapshot(self) -> Progress:
+        return Progress(**vars(self._progress))
 
     def cancel(self) -> None:
         if not self.job_id:
             return
-        self.client().cancel(self.job_id)
+        self.poll_client().cancel(self.job_id)
         log(f"Cancel requested for job {self.job_id}")
-
-    def join(self, timeout: Optional[float] = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
