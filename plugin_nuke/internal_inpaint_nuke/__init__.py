@@ -8,9 +8,13 @@ image libraries; without it, ``install`` stands in and every entry point says th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .install import client_installed, missing_client_message
 
-if client_installed():
+# mypy reads TYPE_CHECKING as true, so it types the package by the real entry points (install.py is checked on its
+# own); at runtime the branch follows the client's presence.
+if client_installed() or TYPE_CHECKING:
     from .commands import cancel, inpaint
     from .node import NODE_NAME, create_node
 else:

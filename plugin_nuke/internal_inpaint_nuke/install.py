@@ -12,6 +12,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:  # annotations only: nuke is imported where it is used, as Nuke has it at hand then
+    import nuke
 
 NODE_NAME = "InternalInpaint"
 CLIENT_PACKAGE = "internal_inpaint_client"
@@ -50,14 +54,14 @@ def missing_client_message(detail: str = "") -> str:
 # -- the entry points while the client is missing (the package exports these instead) ----------------------
 
 
-def _report(text: str, group=None) -> None:
+def _report(text: str, group: Optional[nuke.Node] = None) -> None:
     print(f"InternalInpaint: {text}")
     knob = group.knob("status") if group is not None else None
     if knob is not None:
         knob.setValue(f"Error: {text}")
 
 
-def create_node():
+def create_node() -> None:
     """The menu command without the client: say how to install it (a dialog in the GUI); no node."""
     import nuke
 
@@ -68,13 +72,12 @@ def create_node():
     return None
 
 
-def inpaint(group=None):
+def inpaint(node: Optional[nuke.Node] = None) -> None:
     """A node's Inpaint button without the client (a script saved where it was installed): say so on the node."""
     import nuke
 
-    _report(missing_client_message(), group if group is not None else nuke.thisNode())
-    return None
+    _report(missing_client_message(), node if node is not None else nuke.thisNode())
 
 
-def cancel(group=None) -> None:
-    inpaint(group)
+def cancel(node: Optional[nuke.Node] = None) -> None:
+    inpaint(node)

@@ -1,7 +1,9 @@
 """The worker thread of one press of Inpaint: reuse check, the server job, progress and cancel.
 
 Nothing here touches a node or a knob: the thread uses only ``nuke.ProgressTask`` (made for
-threads) and sends every change of the node through ``nuke.executeInMainThread``.
+threads) and sends every change of the node through ``nuke.executeInMainThread``. The server's progress events
+(one per training iteration) reach the status line through ``throttle.LatestOnly``: a few updates a second, the
+newest one winning, and never after the job's final state.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import sys
 import threading
 import traceback
-from typing import Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, Optional, Tuple
 
 import nuke
 
@@ -22,13 +24,14 @@ from internal_inpaint_client.reuse_key import reuse_key as shared_reuse_key
 from . import node as ii
 from .install import missing_client_message
 from .render import InputProblem, Previous, Rendered, Settings, frame_path
+from .throttle import STATUS_INTERVAL, LatestOnly
 
 KEY_VERSION = "internal-inpaint-nuke/1"
 CANCEL_POLL = 0.2  # seconds between looks at the progress bar's cancel button
 CLIENT_MODULE = "internal_inpaint_client.client"
 
 
-def load_client():
+def load_client() -> Any:
     """The client library (grpc is imported with it), or an ImportError that names the pip command to run."""
     try:
         from internal_inpaint_client import client
@@ -37,7 +40,7 @@ def load_client():
     return client
 
 
-def connect(client_module, address: str, **options):
+def connect(client_module: Any, address: str, **options: Any) -> Any:
     """A client for ``address``; sends $INTERNAL_INPAINT_TOKEN when set (servers off localhost need one)."""
     options.setdefault("timeout", 30.0)
     options.setdefault("retries", 3)
@@ -97,8 +100,8 @@ class Cancelled(Exception):
 class JobRun:
     """One press of Inpaint after its inputs were rendered; ``start()`` runs it in a thread."""
 
-    def __init__(self, group, label: str, settings: Settings, rendered: Rendered, previous: Previous,
-                 on_finish: Optional[Callable[[], None]] = None):
+    def __init__(self, group: nuke.Group, label: str, settings: Settings, rendered: Rendered, previous: Previous,
+                 on_finish: Optional[Callable[[], None]] = None) -> None:
         self.group = group  # only ever used inside main-thread callbacks
         self.label = label
         self.settings, self.rendered, self.previous = settings, rendered, previous
@@ -108,7 +111,9 @@ class JobRun:
         self._cancel = threading.Event()
         self._cancel_lock = threading.Lock()
         self._cancel_sent = False
-        self._client = None
+        self._client: Any = None
+        # Progress to the status line: at most a few main-thread calls a second, the newest text winning.
+        self._updates = LatestOnly(self._status, nuke.executeInMainThread, STATUS_INTERVAL)
         self.thread = threading.Thread(target=self._run, name=f"InternalInpaint {label}", daemon=True)
 
     def start(self) -> None:
@@ -160,7 +165,7 @@ class JobRun:
             self.finished.set()
             self._post(self._forget)
 
-    def _running_job(self, client, client_module, key: str) -> str:
+    def _running_job(self, client: Any, client_module: Any, key: str) -> str:
         """The previous job's id when it had these inputs and is still queued or running."""
         previous = self.previous
         if key != previous.key or not previous.job_id:
@@ -171,7 +176,7 @@ class JobRun:
             return ""  # deleted on the server, or another server: make a new job
         return "" if client_module.is_finished(job.state) else previous.job_id
 
-    def _follow(self, client) -> None:
+    def _follow(self, client: Any) -> None:
         task = nuke.ProgressTask(f"InternalInpaint {self.label}")
         task.setMessage(f"Job {self.job_id}: waiting for the server")
         done = threading.Event()
@@ -186,10 +191,11 @@ class JobRun:
         finally:
             done.set()
             watcher.join()
+            self._updates.close()  # the final state follows: no late progress line may overwrite it
             task.setProgress(100)
             del on_event, task  # Nuke closes the progress bar when its task goes away
 
-    def _watch_cancel(self, task, done: threading.Event) -> None:
+    def _watch_cancel(self, task: nuke.ProgressTask, done: threading.Event) -> None:
         while not done.wait(CANCEL_POLL):
             if task.isCancelled() or self._cancel.is_set():
                 self._send_cancel()
@@ -201,13 +207,13 @@ class JobRun:
                 return
             self._cancel_sent = True
         self._cancel.set()
-        self._post(self._status, f"Job {self.job_id}: cancelling...")
+        self._updates.offer(self._job_line("cancelling..."))
         try:
             self._client.cancel(self.job_id)
         except Exception as error:  # noqa: BLE001 - a job that ended meanwhile says so in wait()
             self._post(self._report, f"Cancelling job {self.job_id} failed: {error}")
 
-    def _on_event(self, task, event) -> None:
+    def _on_event(self, task: nuke.ProgressTask, event: Any) -> None:
         kind = event.WhichOneof("detail")
         progress = None
         if kind == "training":
@@ -231,14 +237,19 @@ class JobRun:
             task.setProgress(progress)
         if task.isCancelled():
             self.request_cancel()
-        self._post(self._status, f"Job {self.job_id}: {text}")
+        self._updates.offer(self._job_line(text))
+
+    def _job_line(self, text: str) -> str:
+        return f"Job {self.job_id}, view {self.settings.view}: {text}"
 
     def _failed(self, error: Exception) -> None:
+        self._updates.close()  # the error is the final state: no progress line may follow it
         client = _loaded_client()
         if isinstance(error, Cancelled) or (client is not None and isinstance(error, client.JobCancelled)):
             if not self.job_id:
                 discard(self.rendered.folder, self.rendered.files)
-            self._post(self._report, f"Cancelled: job {self.job_id}: {error}" if self.job_id else f"Cancelled: {error}")
+            self._post(self._report, f"Cancelled: job {self.job_id}, view {self.settings.view}: {error}"
+                       if self.job_id else f"Cancelled: {error}")
             return
         if not self.job_id:  # no job reads these frames: do not leave them behind
             discard(self.rendered.folder, self.rendered.files)
@@ -252,7 +263,7 @@ class JobRun:
             message = f"Unexpected error ({type(error).__name__}): {error}"
         self._post(self._report, f"Error: {message}")
 
-    def _post(self, call, *args) -> None:
+    def _post(self, call: Callable[..., None], *args: Any) -> None:
         nuke.executeInMainThread(call, args=args)
 
     # -- main-thread callbacks --------------------------------------------------------------
@@ -277,22 +288,23 @@ class JobRun:
             for knob, value in ((ii.JOB_ID, job_id), (ii.JOB_KEY, key), (ii.JOB_OUTPUT, output),
                                 (ii.JOB_FRAMES, frames)):
                 self.group[knob].setValue(value)
-        self._report(f"Job {job_id} submitted; output {output}")
+        self._report(f"Job {job_id} submitted (view {self.settings.view}); output {output}")
 
     def _done(self, job_id: str, output: str, frames: str, reused: bool) -> None:
+        view = self.settings.view
         if self._node_alive():
             first, last = parse_frames(frames)
-            ii.show_result(self.group, output.replace(os.sep, "/"), first, last)
+            ii.show_result(self.group, output.replace(os.sep, "/"), first, last, view)
         if reused:
-            self._report(f"Reused job {job_id}: inputs and settings unchanged. Reading {output}")
+            self._report(f"Reused job {job_id} (view {view}): inputs and settings unchanged. Reading {output}")
         else:
-            self._report(f"Done: job {job_id}, frames {frames}. Reading {output}")
+            self._report(f"Done: job {job_id}, view {view}, frames {frames}. Reading {output}")
 
     def _forget(self) -> None:
         if self.on_finish is not None:
             self.on_finish()
 
 
-def _loaded_client():
+def _loaded_client() -> Any:
     """The client module if it was imported (an ImportError of it is reported like other errors)."""
     return sys.modules.get(CLIENT_MODULE)

@@ -5,13 +5,19 @@ Inside the Group::
     plate (Input 0) ──┬──────────────────────────────► Copy "MatteToAlpha" (B) ─► Write "RenderInputs"
                       │   matte (Input 1, or the plate) ► Copy "MatteToAlpha" (A)
                       ├──────────────────────────────► Switch "Result" (0: pass-through)
-    Read "CleanPlate" ─► Copy "RestoreAlpha" (B; A = plate) ─► Switch "Result" (1) ─► Output
+                      └──────────────► JoinViews "PerView" (the other views' inputs)
+    Read "CleanPlate" ─► Copy "RestoreAlpha" (B; A = plate) ─► JoinViews "PerView" (the chosen view's input)
+                                                   JoinViews "PerView" ─► Switch "Result" (1) ─► Output
 
 The Write stays disabled except while the plugin renders through it, so "Render all" and farm
-submissions of the script never run it.
+submissions of the script never run it. In a multi-view script only the view picked in the ``view`` knob is
+rendered, trained and read back; JoinViews (one input per view of the script) shows the clean plate in that view
+and passes the plate through in the others.
 """
 
 from __future__ import annotations
+
+from typing import List, Optional, Type, TypeVar
 
 import nuke
 
@@ -25,13 +31,14 @@ RANGE_MODES = ("input", "project", "custom")
 # Internal nodes.
 PLATE_INPUT, MATTE_INPUT = "plate", "matte"
 MATTE_COPY, WRITE, READ, RESTORE_ALPHA, SWITCH = "MatteToAlpha", "RenderInputs", "CleanPlate", "RestoreAlpha", "Result"
+PER_VIEW = "PerView"  # absent from nodes saved before views were supported: made on the first result
 
 # Knobs.
 SERVER, MASK_CHANNEL, RANGE_MODE, FIRST, LAST = "server", "mask_channel", "frame_range", "first", "last"
 PRESET, ITERATIONS, SEED, JOB_FOLDER = "preset", "iterations", "seed", "job_folder"
-FILL, SEEN = "fill", "seen_channel"  # absent from nodes saved before they existed: read as their defaults
+FILL, SEEN, VIEW = "fill", "seen_channel", "view"  # absent from nodes saved before they existed: their defaults
 FILL_MODES: tuple = OPTIONS["fill"].choices
-DEFAULT_FILL: str = OPTIONS["fill"].default
+DEFAULT_FILL = str(OPTIONS["fill"].default)
 INPAINT_BUTTON, CANCEL_BUTTON, STATUS, JOB_ID = "inpaint", "cancel", "status", "job_id"
 # Hidden: the last job's reuse key, output pattern and frames ("first-last").
 JOB_KEY, JOB_OUTPUT, JOB_FRAMES = "job_key", "job_output", "job_frames"
@@ -40,35 +47,46 @@ _INPAINT_SCRIPT = "import internal_inpaint_nuke\ninternal_inpaint_nuke.inpaint(n
 _CANCEL_SCRIPT = "import internal_inpaint_nuke\ninternal_inpaint_nuke.cancel(nuke.thisNode())"
 
 
-def create_node() -> "nuke.Group":
-    """The menu command: a new InternalInpaint node, fed by the selected node if there is one."""
+KnobT = TypeVar("KnobT", bound=nuke.Knob)
+
+
+def create_node() -> nuke.Group:
+    """The menu command: a new InternalInpaint node beside the selected node, fed by it, selected and open.
+
+    ``nuke.createNode`` places, selects and connects the new node as the toolbar's own nodes are; the Group has no
+    input until ``build`` gives it its Input nodes, so the selected node is connected afterwards.
+    """
     try:
-        selected = nuke.selectedNode()
-    except ValueError:
+        selected: Optional[nuke.Node] = nuke.selectedNode()
+    except ValueError:  # nothing selected
         selected = None
-    group = nuke.nodes.Group()
-    number = 1
-    while nuke.toNode(f"{NODE_NAME}{number}") is not None:
-        number += 1
-    group.setName(f"{NODE_NAME}{number}")
+    group = nuke.createNode("Group", inpanel=False)  # the panel opens once the knobs exist
+    if not isinstance(group, nuke.Group):
+        raise TypeError(f"nuke.createNode('Group') made a {group.Class()}, not a Group")
+    group.setName(_free_name())
     build(group)
     if selected is not None:
         group.setInput(0, selected)
+    if nuke.GUI:
+        group.showControlPanel()
     return group
 
 
-def build(group: "nuke.Group") -> None:
+def _free_name() -> str:
+    number = 1
+    while nuke.toNode(f"{NODE_NAME}{number}") is not None:
+        number += 1
+    return f"{NODE_NAME}{number}"
+
+
+def build(group: nuke.Group) -> None:
     """Give an empty Group the internal nodes and knobs of an InternalInpaint node."""
     with group:
         for existing in group.nodes():
             nuke.delete(existing)
         plate = nuke.nodes.Input(name=PLATE_INPUT)
         matte = nuke.nodes.Input(name=MATTE_INPUT)
-        copy = nuke.nodes.Copy(name=MATTE_COPY)
-        copy["from0"].setValue("rgba.alpha")
-        copy["to0"].setValue("rgba.alpha")
-        copy.setInput(0, plate)
-        copy.setInput(1, matte)
+        copy = _copy_alpha(MATTE_COPY, plate, matte)
         write = nuke.nodes.Write(name=WRITE)
         write["file_type"].setValue("exr")
         write["datatype"].setValue("16 bit half")
@@ -79,22 +97,38 @@ def build(group: "nuke.Group") -> None:
         write.setInput(0, copy)
         read = nuke.nodes.Read(name=READ)
         read["on_error"].setValue("black")
-        restore = nuke.nodes.Copy(name=RESTORE_ALPHA)
-        restore["from0"].setValue("rgba.alpha")
-        restore["to0"].setValue("rgba.alpha")
-        restore.setInput(0, read)
-        restore.setInput(1, plate)
+        restore = _copy_alpha(RESTORE_ALPHA, read, plate)
         switch = nuke.nodes.Switch(name=SWITCH)
         switch["which"].setValue(0)
         switch.setInput(0, plate)
-        switch.setInput(1, restore)
+        switch.setInput(1, _per_view(plate))
         output = nuke.nodes.Output()
         output.setInput(0, switch)
+        for node in (plate, matte, copy, write, read, restore, switch, output):
+            node.autoplace()  # laid out for whoever opens the Group
     _add_knobs(group)
 
 
-def _add_knobs(group: "nuke.Group") -> None:
-    def add(knob, value=None, tooltip="", flags=0):
+def _copy_alpha(name: str, b: nuke.Node, a: nuke.Node) -> nuke.Node:
+    """A Copy of A's alpha into B's alpha."""
+    copy = nuke.nodes.Copy(name=name)
+    copy["from0"].setValue("rgba.alpha")
+    copy["to0"].setValue("rgba.alpha")
+    copy.setInput(0, b)
+    copy.setInput(1, a)
+    return copy
+
+
+def _per_view(plate: nuke.Node) -> nuke.Node:
+    """The JoinViews that shows the clean plate in one view only: every view passes the plate through for now."""
+    join = nuke.nodes.JoinViews(name=PER_VIEW)
+    for index in range(len(nuke.views())):
+        join.setInput(index, plate)
+    return join
+
+
+def _add_knobs(group: nuke.Group) -> None:
+    def add(knob: KnobT, value: object = None, tooltip: str = "", flags: int = 0) -> KnobT:
         group.addKnob(knob)
         if value is not None:
             knob.setValue(value)
@@ -111,6 +145,9 @@ def _add_knobs(group: "nuke.Group") -> None:
     add(nuke.String_Knob(MASK_CHANNEL, "mask channel"), "rgba.alpha",
         "The channel of the matte input (or of the plate, when the matte input is unconnected) whose "
         "values above 0.5 are removed.")
+    add(nuke.Enumeration_Knob(VIEW, "view", script_views()), None,
+        "The view to inpaint in a multi-view script: only it is rendered, trained and read back; the other views "
+        "pass the plate through. The list follows the script's views at each press of Inpaint.")
     add(nuke.Enumeration_Knob(RANGE_MODE, "frame range", list(RANGE_MODES)), "input",
         "input: the plate's frames; project: the script's frame range; custom: first..last below.")
     add(nuke.Int_Knob(FIRST, "custom first"), 1001)
@@ -144,7 +181,7 @@ def _add_knobs(group: "nuke.Group") -> None:
         add(nuke.String_Knob(name, name), "", "", nuke.INVISIBLE)
 
 
-def internal(group: "nuke.Group", name: str):
+def internal(group: nuke.Group, name: str) -> nuke.Node:
     """An internal node of the Group, or a clear error when someone deleted it."""
     node = group.node(name)
     if node is None:
@@ -152,15 +189,54 @@ def internal(group: "nuke.Group", name: str):
     return node
 
 
-def show_result(group: "nuke.Group", output: str, first: int, last: int) -> None:
-    """Point the internal Read at the clean plate and send it to the Output."""
+def knob(node: nuke.Node, name: str, kind: Type[KnobT]) -> KnobT:
+    """``node[name]`` as the knob class the plugin calls methods of, or an error naming what it is instead."""
+    found = node[name]
+    if not isinstance(found, kind):
+        raise TypeError(f"{node.name()}.{name} is a {found.Class()}, not a {kind.__name__}")
+    return found
+
+
+def script_views() -> List[str]:
+    """The script's views in order (["main"] in a mono script)."""
+    return list(nuke.views())
+
+
+def refresh_views(group: nuke.Group) -> None:
+    """Make the view knob list the script's views now, keeping the pick. A pick that is no longer a view stays
+    listed, for ``render.read_settings`` to report: a renamed view must not silently become another one."""
+    found = group.knob(VIEW)
+    if not isinstance(found, nuke.Enumeration_Knob):
+        return  # a node saved before the knob existed: the first view is inpainted
+    views, picked = script_views(), found.value()
+    items = views if picked in views else views + [picked]
+    if list(found.values()) != items:
+        found.setValues(items)
+        found.setValue(picked)
+
+
+def show_result(group: nuke.Group, output: str, first: int, last: int, view: str) -> None:
+    """Point the internal Read at the clean plate and show it in ``view``; the other views pass the plate through."""
     read = internal(group, READ)
     # fromUserText also opens the file to set the Read's format, as picking it in the file browser does.
-    read["file"].fromUserText(f"{output} {first}-{last}")
-    for knob, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
-        read[knob].setValue(value)
+    knob(read, "file", nuke.File_Knob).fromUserText(f"{output} {first}-{last}")
+    for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
+        read[name].setValue(value)
+    plate, restore, join = internal(group, PLATE_INPUT), internal(group, RESTORE_ALPHA), _join(group)
+    for index, name in enumerate(script_views()):
+        join.setInput(index, restore if name == view else plate)
     internal(group, SWITCH)["which"].setValue(1)
 
 
-def set_status(group: "nuke.Group", text: str) -> None:
+def _join(group: nuke.Group) -> nuke.Node:
+    """The JoinViews, made (and fed to the Switch) in a node saved before it existed."""
+    join = group.node(PER_VIEW)
+    if join is None:
+        with group:
+            join = _per_view(internal(group, PLATE_INPUT))
+        internal(group, SWITCH).setInput(1, join)
+    return join
+
+
+def set_status(group: nuke.Node, text: str) -> None:
     group[STATUS].setValue(text)

@@ -34,6 +34,7 @@ class Settings:
     job_folder: str
     fill: str = ii.DEFAULT_FILL
     seen_channel: bool = False
+    view: str = "main"  # the one view rendered, trained and read back
 
     @property
     def frames(self) -> str:
@@ -63,7 +64,7 @@ def frame_path(pattern: str, frame: int) -> str:
     return re.sub(r"#+", lambda m: f"{frame:0{len(m.group())}d}", pattern)
 
 
-def read_settings(group) -> Settings:
+def read_settings(group: nuke.Group) -> Settings:
     address = group[ii.SERVER].value().strip()
     if not address:
         raise InputProblem("Set the server address (host:port), e.g. 127.0.0.1:50051.")
@@ -84,10 +85,22 @@ def read_settings(group) -> Settings:
     return Settings(address=address, mask_channel=mask_channel, first=first, last=last,
                     preset=group[ii.PRESET].value(), iterations=iterations, seed=int(group[ii.SEED].value()),
                     job_folder=os.path.abspath(os.path.expanduser(folder)), fill=fill,
-                    seen_channel=bool(seen_knob.value()) if seen_knob is not None else False)
+                    seen_channel=bool(seen_knob.value()) if seen_knob is not None else False,
+                    view=selected_view(group))
 
 
-def frame_range(group) -> Tuple[int, int]:
+def selected_view(group: nuke.Group) -> str:
+    """The view knob's pick, or the first view for a node saved before the knob existed."""
+    views = ii.script_views()
+    found = group.knob(ii.VIEW)
+    picked = str(found.value()) if found is not None else views[0]
+    if picked not in views:
+        raise InputProblem(f"The view {picked!r} is not one of this script's views ({', '.join(views)}): pick one "
+                           "in the node's view knob.")
+    return picked
+
+
+def frame_range(group: nuke.Group) -> Tuple[int, int]:
     mode = group[ii.RANGE_MODE].value()
     if mode == "custom":
         first, last = int(group[ii.FIRST].value()), int(group[ii.LAST].value())
@@ -101,20 +114,20 @@ def frame_range(group) -> Tuple[int, int]:
     return first, last
 
 
-def plate_input(group):
+def plate_input(group: nuke.Group) -> nuke.Node:
     plate = group.input(0)
     if plate is None:
         raise InputProblem("Connect the plate to input 0 (plate).")
     return plate
 
 
-def read_previous(group) -> Previous:
+def read_previous(group: nuke.Group) -> Previous:
     return Previous(job_id=group[ii.JOB_ID].value(), key=group[ii.JOB_KEY].value(),
                     output=group[ii.JOB_OUTPUT].value(), frames=group[ii.JOB_FRAMES].value())
 
 
-def render_inputs(group, settings: Settings) -> Rendered:
-    """Render plate + matte (in alpha) for the range into a new subfolder of the job folder."""
+def render_inputs(group: nuke.Group, settings: Settings) -> Rendered:
+    """Render plate + matte (in alpha) of the chosen view for the range into a new subfolder of the job folder."""
     plate = plate_input(group)
     matte = group.input(1)
     source = matte if matte is not None else plate
@@ -135,13 +148,14 @@ def render_inputs(group, settings: Settings) -> Rendered:
     write["file_type"].setValue("exr")
     write["datatype"].setValue("16 bit half")
     write["channels"].setValue("all")
+    write["views"].setValue(settings.view)  # one view, one single-part EXR per frame: what the server reads
     proxy = nuke.root()["proxy"]
     was_proxy = proxy.value()
     write["disable"].setValue(False)
     files = [frame_path(pattern, frame) for frame in range(settings.first, settings.last + 1)]
     try:
         proxy.setValue(False)  # the server needs full-resolution frames
-        nuke.execute(write, settings.first, settings.last)
+        nuke.execute(write, settings.first, settings.last, views=[settings.view])
         missing = [path for path in files if not os.path.isfile(path)]
         if missing:
             raise InputProblem(f"Rendering the inputs did not write {missing[0]} ({len(missing)} frames missing).")

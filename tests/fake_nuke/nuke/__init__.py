@@ -1,34 +1,64 @@
 """A small stand-in for Nuke's ``nuke`` module, so the plugin's tests run without the host.
 
-Same names and signatures as Nuke's Python API for what the plugin uses; frame ranges are
-inclusive. Images flow for real: sources hold numpy planes per frame (Nuke channel names such
-as ``rgba.red``), Read reads EXR files, Copy/Switch/Input/Output route them, and
-``execute(write, first, last)`` writes EXR files with OpenImageIO. Like Nuke, the API belongs to
-the main thread: touching a knob or a node from another thread is recorded in
-``thread_violations`` and raises. ``executeInMainThread`` queues the call; tests run the queue
-with ``pump()`` / ``run_until()``, standing in for Nuke's event loop.
+Same names and signatures as Nuke's Python API for what the plugin uses (tests/plugin_nuke/test_host_api.py checks
+every public name here against the ``types-nuke`` stubs); frame ranges are inclusive. Images flow for real: sources
+hold numpy planes per frame and view (Nuke channel names such as ``rgba.red``), Read reads EXR files,
+Copy/Switch/JoinViews/Input/Output route them, and ``execute(write, first, last)`` writes EXR files with OpenImageIO.
+Like Nuke, the API belongs to the main thread: touching a knob or a node from another thread is recorded in
+``thread_violations`` and raises. ``executeInMainThread`` queues the call; tests run the queue with ``pump()`` /
+``run_until()``, standing in for Nuke's event loop.
+
+The built-in knobs of the node classes listed in tests/host_api/nuke.json are only those the table lists (each
+entry names the page it comes from): the fake refuses to create any other, so the plugin cannot come to rely on a
+knob nobody has seen documented or recorded. Every knob access is logged in ``knob_log``.
+
+Each rule below cites where it comes from. Abbreviations:
+  [basics]   https://learn.foundry.com/nuke/developers/151/pythondevguide/basics.html
+  [dag]      https://learn.foundry.com/nuke/developers/132/pythondevguide/dag.html
+  [eim]      https://learn.foundry.com/nuke/developers/140/pythondevguide/_modules/nuke_internal/executeInMain.html
+             (Nuke's nuke_internal/executeInMain.py)
+  [stereo]   https://learn.foundry.com/nuke/developers/120/pythonreference/nukescripts.stereo-pysrc.html
+  [render]   https://learn.foundry.com/nuke/content/comp_environment/stereoscopic_films/rendering_stereo_images.html
+  [deadline] aws-deadline/deadline-cloud-for-nuke: src/deadline/nuke_adaptor/NukeClient/nuke_handler.py
+  [enum]     https://learn.foundry.com/nuke/developers/120/pythonreference/nuke.Enumeration_Knob-class.html
+  [join]     https://learn.foundry.com/ja/nuke/content/reference_guide/views_nodes/joinviews.html
+  [stubs]    types-nuke 13.2.8.0 (https://github.com/LumaPictures/cg-stubs), nuke-stubs/_nuke.pyi
 """
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
 GUI = True
 NUKE_VERSION_MAJOR = 15
+NUKE_VERSION_STRING = "15.1v5"
 DISABLED, NO_ANIMATION, INVISIBLE, STARTLINE, READ_ONLY = 0x80, 0x100, 0x400, 0x1000, 0x10000000
 
+# Names that Nuke does not have: the tests' controls over the stand-in (checked by test_host_api.py).
+TEST_HELPERS = frozenset({
+    "TEST_HELPERS", "ArraySource", "thread_violations", "messages", "progress_tasks", "main_thread_calls",
+    "panels_shown", "knob_log", "pump", "run_until", "reset", "ProgressTask.press_cancel",
+})
+
+_TABLE = json.loads((Path(__file__).resolve().parents[2] / "host_api" / "nuke.json").read_text())["nodes"]
 _EXR_NAMES = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
 _NUKE_NAMES = {v: k for k, v in _EXR_NAMES.items()}
+# Node size in the Node Graph at zoom 1 (screenWidth()/screenHeight(), [dag]); the fake's own numbers.
+_NODE_W, _NODE_H, _GAP = 80, 18, 24
 thread_violations: list = []
 messages: list = []
 progress_tasks: list = []
 main_thread_calls: list = []
+panels_shown: list = []
+knob_log: set = set()  # (node class, knob name, "builtin" | "user") for every knob looked up or set by name
 _calls: "queue.Queue" = queue.Queue()
 _this_node: list = []
 _menus: dict = {}
@@ -40,10 +70,14 @@ def _main_only(what: str) -> None:
         raise RuntimeError(f"{what} used from thread {threading.current_thread().name}; Nuke's API is main-thread only")
 
 
+# -- knobs ---------------------------------------------------------------------------------------------------------
+
 class Knob:
     def __init__(self, name, label=None, value=None):
         self._name, self._label, self._value, self._flags, self._tooltip = name, label or name, value, 0, ""
+        self._node = None
 
+    def Class(self): return type(self).__name__.lstrip("_")
     def name(self): return self._name
     def label(self): return self._label
     def setTooltip(self, text): self._tooltip = text
@@ -99,11 +133,20 @@ class Tab_Knob(Knob):
 
 
 class Enumeration_Knob(Knob):
+    """value() is the current item's name; setValue takes a name or an index; setValues replaces the list ([enum])."""
+
     def __init__(self, name, label, items):
-        super().__init__(name, label, list(items)[0])
-        self._items = list(items)
+        items = list(items)
+        super().__init__(name, label, items[0] if items else "")
+        self._items = items
 
     def values(self): return list(self._items)
+
+    def setValues(self, items):
+        _main_only(f"knob {self._name}.setValues()")
+        self._items = list(items)
+        if self._value not in self._items:
+            self._value = self._items[0] if self._items else ""
 
     def _coerce(self, value):
         if isinstance(value, int):
@@ -126,26 +169,82 @@ class PyScript_Knob(Knob):
             _this_node.pop()
 
 
+class MultiView_Knob(Knob):
+    """A Write's ``views``: a space-separated list of the script's view names ([deadline]: value().split(" ")).
+
+    A name that is not one of the script's views is refused, so a render cannot silently skip the view asked for.
+    """
+
+    def _coerce(self, value):
+        names = value.split() if isinstance(value, str) else list(value)
+        unknown = [n for n in names if n not in views()]
+        if unknown:
+            raise ValueError(f"{' '.join(unknown)} is not a view of this script ({' '.join(views())})")
+        return " ".join(names)
+
+
+class _ScriptViews(Knob):
+    """Root's ``views``: one "name #colour" line per view, set with fromScript ([stereo])."""
+
+    def fromScript(self, script):
+        _main_only("knob views.fromScript()")
+        lines = [line.split()[0] for line in script.splitlines() if line.strip()]
+        if not lines:
+            raise ValueError("a script has at least one view")
+        self._value = "\n".join(script.strip().splitlines())
+        self._names = lines
+
+    def _coerce(self, value):
+        self.fromScript(value)
+        return self._value
+
+
+class _NameKnob(String_Knob):
+    """Every node's ``name`` knob, which is its name()."""
+
+    def value(self): return self._node.name()
+
+    def setValue(self, value):
+        self._node.setName(str(value))
+        return True
+
+
+# -- nodes ---------------------------------------------------------------------------------------------------------
+
 class Node:
     def __init__(self, cls, parent, **knobs):
         self._class, self._parent, self._inputs, self._knobs, self._deleted = cls, parent, [], {}, False
+        self._user_knobs: set = set()
         self._name = parent._unique(cls) if parent is not None else "root"
-        for knob in (Boolean_Knob("disable"), String_Knob("label"), Boolean_Knob("selected")):
-            self.addKnob(knob)
+        self._builtin(_NameKnob("name"))
+        if parent is not None:  # Root is not in the Node Graph: no position, no selection
+            self._builtin(Int_Knob("xpos"), Int_Knob("ypos"), Boolean_Knob("selected"))
         self._setup()
         if parent is not None:
             parent._children.append(self)
         for key, value in knobs.items():
-            if key == "name":
-                self.setName(value)
-            else:
-                self[key].setValue(value)
+            self[key].setValue(value)
 
     def _setup(self): pass
+
+    def _builtin(self, *knobs):
+        """The class's own knobs: for a class in the host table, only those it lists (see the module docstring)."""
+        listed = _TABLE.get(self._class, {}).get("knobs")
+        for knob in knobs:
+            if listed is not None and knob.name() not in listed:
+                raise AssertionError(f"fake {self._class} knob {knob.name()!r} is not in tests/host_api/nuke.json: "
+                                     "add it there with its source, or do not model it")
+            knob._node = self
+            self._knobs[knob.name()] = knob
+
     def _alive(self, what):
         _main_only(f"{self._name}.{what}")
         if self._deleted:
             raise ValueError("A PythonObject is not attached to a node")
+
+    def _log(self, name):
+        if name in self._knobs:
+            knob_log.add((self._class, name, "user" if name in self._user_knobs else "builtin"))
 
     def Class(self): return self._class
     def name(self):
@@ -169,15 +268,19 @@ class Node:
         return dict(self._knobs)
     def knob(self, name):
         self._alive("knob()")
+        self._log(name)
         return self._knobs.get(name)
     def addKnob(self, knob):
+        """A user knob (the plugin's own): not part of the host table."""
         knob._node = self
         self._knobs[knob.name()] = knob
+        self._user_knobs.add(knob.name())
 
     def __getitem__(self, name):
         self._alive(f"[{name!r}]")
         if name not in self._knobs:
             raise NameError(f"knob {name} does not exist")
+        self._log(name)
         return self._knobs[name]
 
     def input(self, i):
@@ -188,15 +291,41 @@ class Node:
         self._alive("inputs()")
         return max([i + 1 for i, n in enumerate(self._inputs) if n is not None], default=0)
 
+    def maximumInputs(self): return 1
+
     def setInput(self, i, node):
+        """False, and nothing connected, past the node's inputs ([stubs]: setInput -> bool)."""
         self._alive("setInput()")
+        if i >= self.maximumInputs():
+            return False
         self._inputs.extend([None] * (i + 1 - len(self._inputs)))
         self._inputs[i] = node
         return True
 
-    def setSelected(self, selected): self["selected"].setValue(selected)
-    def isSelected(self): return self["selected"].value()
-    def channels(self): return sorted(self._render(self.firstFrame()))
+    def setSelected(self, selected): self._knobs["selected"].setValue(selected)
+    def isSelected(self): return self._knobs["selected"].value()
+    def xpos(self): return self._knobs["xpos"].value()
+    def ypos(self): return self._knobs["ypos"].value()
+    def setXpos(self, x): self._knobs["xpos"].setValue(x)
+    def setYpos(self, y): self._knobs["ypos"].setValue(y)
+    def setXYpos(self, x, y):
+        self.setXpos(x)
+        self.setYpos(y)
+    def screenWidth(self): return _NODE_W
+    def screenHeight(self): return _NODE_H
+
+    def autoplace(self):
+        """'Automatically place nodes, so they do not overlap' ([dag]): below input 0, else in free space."""
+        self._alive("autoplace()")
+        upstream = self.input(0)
+        start = (upstream.xpos(), upstream.ypos() + _NODE_H + _GAP) if upstream is not None else (0, 0)
+        _place(self, *start)
+
+    def showControlPanel(self, forceFloat=False):
+        _main_only("showControlPanel()")
+        panels_shown.append(self)
+
+    def channels(self): return sorted(self._render(self.firstFrame(), views()[0]))
     def firstFrame(self): return self._range()[0]
     def lastFrame(self): return self._range()[1]
 
@@ -205,41 +334,54 @@ class Node:
         return (upstream._range() if upstream is not None
                 else (int(_root["first_frame"].value()), int(_root["last_frame"].value())))
 
-    def _render(self, frame):
-        """This node's image at ``frame``: {nuke channel name: 2-D float32 plane}."""
+    def _render(self, frame, view):
+        """This node's image at ``frame`` in ``view``: {nuke channel name: 2-D float32 plane}."""
         upstream = self.input(0)
-        return upstream._render(frame) if upstream is not None else {}
+        return upstream._render(frame, view) if upstream is not None else {}
 
 
 class ArraySource(Node):
-    """Test-only source (think Constant with per-frame pixels): set_frames({frame: (H, W, C)}, channel names)."""
+    """Test-only source (think Constant with per-frame pixels): set_frames({frame: (H, W, C)}, channels[, view])."""
 
-    def set_frames(self, frames, channels):
-        self._frames = {f: {c: np.asarray(a[..., i], np.float32) for i, c in enumerate(channels)}
-                        for f, a in frames.items()}
+    def _setup(self): self._frames = {}
+    def maximumInputs(self): return 0
 
-    def _range(self): return min(self._frames), max(self._frames)
-    def _render(self, frame): return dict(self._frames[min(max(frame, min(self._frames)), max(self._frames))])
+    def set_frames(self, frames, channels, view=None):
+        """The pixels of ``view`` (None: of every view without pixels of its own)."""
+        self._frames[view] = {f: {c: np.asarray(a[..., i], np.float32) for i, c in enumerate(channels)}
+                              for f, a in frames.items()}
+
+    def _range(self):
+        frames = next(iter(self._frames.values()))
+        return min(frames), max(frames)
+
+    def _render(self, frame, view):
+        frames = self._frames.get(view, self._frames.get(None))
+        if frames is None:
+            raise RuntimeError(f"{self._name} has no pixels for view {view}")
+        return dict(frames[min(max(frame, min(frames)), max(frames))])
 
 
-class Read(Node):
+class _Read(Node):
     def _setup(self):
-        for knob in (File_Knob("file"), Int_Knob("first"), Int_Knob("last"), Int_Knob("origfirst"),
-                     Int_Knob("origlast"), Enumeration_Knob("on_error", "missing frames",
-                                                            ["error", "black", "checkerboard", "nearest frame"])):
-            self.addKnob(knob)
+        self._builtin(File_Knob("file"), Int_Knob("first"), Int_Knob("last"), Int_Knob("origfirst"),
+                      Int_Knob("origlast"),
+                      Enumeration_Knob("on_error", "missing frames",
+                                       ["error", "black", "checkerboard", "nearest frame"]))
 
+    def maximumInputs(self): return 0
     def _range(self): return int(self["first"].value()), int(self["last"].value())
 
-    def _render(self, frame):
+    def _render(self, frame, view):
         import OpenImageIO as oiio
 
         first, last = self._range()
-        path = _frame_path(self["file"].value(), min(max(frame, first), last))
+        path = _frame_path(self._knobs["file"].value(), min(max(frame, first), last), view)
         image = oiio.ImageInput.open(path)
         if image is None:
             raise RuntimeError(f"{self._name}: cannot open {path}")
         try:
+            _seek_view(image, view)
             pixels = image.read_image(oiio.FLOAT)
             names = list(image.spec().channelnames)
         finally:
@@ -247,53 +389,78 @@ class Read(Node):
         return {_NUKE_NAMES.get(c, c): pixels[..., i] for i, c in enumerate(names)}
 
 
-class Input(Node):
-    def _setup(self):
-        self.addKnob(Int_Knob("number"))
-        self._knobs["number"]._value = sum(isinstance(n, Input) for n in self._parent._children)
+def _seek_view(image, view):
+    """A multi-view EXR (one part per view): the part of ``view``; a single-view file is the same in every view."""
+    index = 0
+    while image.seek_subimage(index, 0):
+        if image.spec().get_string_attribute("view") == view:
+            return
+        index += 1
+    image.seek_subimage(0, 0)
+
+
+class _Input(Node):
+    def maximumInputs(self): return 0
+    def _number(self): return [n for n in self._parent._children if isinstance(n, _Input)].index(self)
 
     def _range(self):
-        upstream = self._parent.input(self["number"].value())
+        upstream = self._parent.input(self._number())
         return upstream._range() if upstream is not None else Node._range(self)
 
-    def _render(self, frame):
-        upstream = self._parent.input(self["number"].value())
-        return upstream._render(frame) if upstream is not None else {}  # Nuke: black, no channels
+    def _render(self, frame, view):
+        upstream = self._parent.input(self._number())
+        return upstream._render(frame, view) if upstream is not None else {}  # Nuke: black, no channels
 
 
-class Output(Node):
+class _Output(Node):
     pass
 
 
-class Copy(Node):
+class _Copy(Node):
     """B (input 0) with channel ``from0`` of A (input 1) copied into ``to0``; a missing channel copies as black."""
 
     def _setup(self):
-        self.addKnob(String_Knob("from0", text="rgba.alpha"))
-        self.addKnob(String_Knob("to0", text="rgba.alpha"))
+        self._builtin(String_Knob("from0", text="rgba.alpha"), String_Knob("to0", text="rgba.alpha"))
 
-    def _render(self, frame):
-        b = Node._render(self, frame)
-        a = self.input(1)._render(frame) if self.input(1) is not None else {}
+    def maximumInputs(self): return 2
+
+    def _render(self, frame, view):
+        b = Node._render(self, frame, view)
+        a = self.input(1)._render(frame, view) if self.input(1) is not None else {}
         shape = next(iter(b.values())).shape if b else next(iter(a.values())).shape
         b[self["to0"].value()] = a.get(self["from0"].value(), np.zeros(shape, np.float32))
         return b
 
 
-class Switch(Node):
-    def _setup(self): self.addKnob(Int_Knob("which"))
+class _Switch(Node):
+    def _setup(self): self._builtin(Int_Knob("which"))
+    def maximumInputs(self): return 10_000
     def _pick(self): return self.input(min(max(int(self["which"].value()), 0), max(len(self._inputs) - 1, 0)))
     def _range(self): return self._pick()._range()
-    def _render(self, frame): return self._pick()._render(frame)
+    def _render(self, frame, view): return self._pick()._render(frame, view)
 
 
-class Write(Node):
+class _JoinViews(Node):
+    """One input per view of the script, in nuke.views() order ([join]); each view shows its own input."""
+
+    def maximumInputs(self): return len(views())
+    def _range(self): return next(n for n in self._inputs if n is not None)._range()
+
+    def _render(self, frame, view):
+        upstream = self.input(views().index(view))
+        return upstream._render(frame, view) if upstream is not None else {}
+
+
+class _Write(Node):
     def _setup(self):
-        for knob in (File_Knob("file"), Enumeration_Knob("file_type", "file type", ["", "exr", "tiff", "png"]),
-                     Enumeration_Knob("datatype", "datatype", ["16 bit half", "32 bit float"]),
-                     String_Knob("channels", text="rgb"), Boolean_Knob("create_directories"),
-                     Enumeration_Knob("metadata", "metadata", ["default metadata", "no metadata", "all metadata"])):
-            self.addKnob(knob)
+        self._builtin(Boolean_Knob("disable"), File_Knob("file"),
+                      Enumeration_Knob("file_type", "file type", ["", "exr", "tiff", "png"]),
+                      Enumeration_Knob("datatype", "datatype", ["16 bit half", "32 bit float"]),
+                      String_Knob("channels", text="rgb"), Boolean_Knob("create_directories"),
+                      Enumeration_Knob("metadata", "metadata", ["no metadata", "default metadata",
+                                                                "default metadata and exr/*",
+                                                                "all metadata except input/*", "all metadata"]),
+                      MultiView_Knob("views", value=" ".join(views())))
 
 
 class Group(Node):
@@ -304,6 +471,8 @@ class Group(Node):
         while f"{base}{number}" in names:
             number += 1
         return f"{base}{number}"
+
+    def maximumInputs(self): return sum(isinstance(n, _Input) for n in self._children)
 
     def begin(self):
         _main_only("Group.begin()")
@@ -318,30 +487,37 @@ class Group(Node):
         self._alive("nodes()")
         return list(self._children)
     def node(self, name): return next((n for n in self.nodes() if n._name == name), None)
-    def output(self): return next((n for n in self.nodes() if isinstance(n, Output)), None)
+    def output(self): return next((n for n in self.nodes() if isinstance(n, _Output)), None)
     def _range(self): return self.output()._range()
-    def _render(self, frame): return self.output()._render(frame) if self.output() is not None else {}
+    def _render(self, frame, view): return self.output()._render(frame, view) if self.output() is not None else {}
 
 
 class Root(Group):
     def _setup(self):
         super()._setup()
-        for name, value in (("first_frame", 1), ("last_frame", 100)):
-            self.addKnob(Int_Knob(name))
-            self._knobs[name]._value = value
-        self.addKnob(Boolean_Knob("proxy"))
+        first, last, proxy, script_views = Int_Knob("first_frame"), Int_Knob("last_frame"), Boolean_Knob("proxy"), \
+            _ScriptViews("views")
+        first._value, last._value = 1, 100  # the Root reference's defaults (tests/host_api/nuke.json)
+        script_views._value, script_views._names = "main #ffffff", ["main"]  # mono, as nukescripts.stereo writes it
+        self._builtin(first, last, proxy, script_views)
 
 
-_CLASSES = {cls.__name__: cls for cls in (ArraySource, Read, Input, Output, Copy, Switch, Write, Group)}
+_CLASSES = {"ArraySource": ArraySource, "Read": _Read, "Input": _Input, "Output": _Output, "Copy": _Copy,
+            "Switch": _Switch, "Write": _Write, "Group": Group, "JoinViews": _JoinViews}
 _root = Root("Root", None)
 _context: list = []
 
 
 class _Nodes:
+    """nuke.nodes.X(knob=value, ...): a node with no placement, connection or selection of its own ([basics]
+    contrasts it with createNode, which does those)."""
+
     def __getattr__(self, cls):
         def create(**knobs):
             _main_only(f"nuke.nodes.{cls}()")
-            return _CLASSES.get(cls, Node)(cls, thisGroup(), **knobs)
+            if cls not in _CLASSES:
+                raise AssertionError(f"the fake does not model node class {cls}: add it to tests/fake_nuke")
+            return _CLASSES[cls](cls, thisGroup(), **knobs)
         return create
 
 
@@ -351,16 +527,67 @@ nodes = _Nodes()
 def thisGroup(): return _context[-1] if _context else _root
 def root(): return _root
 def thisNode(): return _this_node[-1] if _this_node else thisGroup()
-def createNode(node, args="", inpanel=True): return getattr(nodes, node)()
 def allNodes(filter=None, group=None):
     return [n for n in (group or thisGroup()).nodes() if filter is None or n.Class() == filter]
 
 
+def views():
+    """The script's view names, in order ([stereo]: nuke.views(); [deadline]: nuke.views() is a list of names)."""
+    return _script_views()
+
+
+def _script_views():
+    return list(_root._knobs["views"]._names)
+
+
+def addView(s):
+    script = _root._knobs["views"]
+    script.fromScript(f"{script._value}\n{s}")
+
+
+def createNode(node, knobs="", inpanel=True):
+    """As the Nodes toolbar does ([basics]): the new node is connected to the selected node and opens its panel.
+
+    Also modelled: it is placed below the selected node without overlapping others ([dag]: autoplace, xpos/ypos),
+    and it becomes the only selected node, so the next created node follows it. The selection rule is not stated on
+    the pages read: plugin_nuke/record_host.py does not record it either (see its docstring).
+    """
+    if knobs:
+        raise AssertionError("the fake does not parse createNode's TCL knob list: set the knobs with Python")
+    group, upstream = thisGroup(), _selected(thisGroup())
+    new = getattr(nodes, node)()
+    if upstream is not None and new.maximumInputs() > 0:
+        new.setInput(0, upstream)
+    start = (upstream.xpos(), upstream.ypos() + _NODE_H + _GAP) if upstream is not None else (0, 0)
+    _place(new, *start)
+    for other in group.nodes():
+        other.setSelected(other is new)
+    if inpanel and GUI:
+        new.showControlPanel()
+    return new
+
+
+def _place(node, x, y):
+    """``node`` at (x, y), moved down until it overlaps no other node of its group."""
+    others = [n for n in node._parent._children if n is not node]
+    while any(abs(n.xpos() - x) < _NODE_W and abs(n.ypos() - y) < _NODE_H + _GAP // 2 for n in others):
+        y += _NODE_H + _GAP
+    node.setXYpos(x, y)
+
+
+def _selected(group):
+    return next((n for n in group.nodes() if n.isSelected()), None)
+
+
 def selectedNode():
-    for node in thisGroup().nodes():
-        if node.isSelected():
-            return node
-    raise ValueError("no node selected")
+    node = _selected(thisGroup())
+    if node is None:
+        raise ValueError("no node selected")
+    return node
+
+
+def selectedNodes(filter=None):
+    return [n for n in thisGroup().nodes() if n.isSelected() and (filter is None or n.Class() == filter)]
 
 
 def toNode(name):
@@ -378,41 +605,76 @@ def delete(node):
     node._deleted = True
 
 
-def _frame_path(pattern, frame):
-    return re.sub(r"#+", lambda m: f"{frame:0{len(m.group())}d}", pattern)
+def _frame_path(pattern, frame, view=None):
+    """#### is the frame; %V / %v the view's name / first letter ([render])."""
+    path = re.sub(r"#+", lambda m: f"{frame:0{len(m.group())}d}", pattern)
+    return path if view is None else path.replace("%V", view).replace("%v", view[:1])
 
 
 def execute(nameOrNode, start, end, incr=1, views=None, continueOnError=False):
-    """Render a Write node for frames start..end (inclusive): half/float EXR with OpenImageIO."""
-    import OpenImageIO as oiio
-
+    """Render a Write for frames start..end (inclusive) and the views asked for ([deadline]: execute(node, first,
+    last, 1, views=[...])) that its ``views`` knob also lists ([render]). Several views without %V in the file name
+    go into one EXR, a part per view, as Nuke writes stereo EXRs ([render])."""
     _main_only("nuke.execute()")
     write = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
-    if not isinstance(write, Write) or write["disable"].value() or _root["proxy"].value():
+    if not isinstance(write, _Write) or write["disable"].value() or _root["proxy"].value():
         raise RuntimeError(f"{write.name()} cannot be executed (not an enabled Write, or proxy mode)")
+    wanted = _script_views() if views is None else list(views)
+    unknown = [v for v in wanted if v not in _script_views()]
+    if unknown:
+        raise RuntimeError(f"views {unknown} are not in this script")
+    chosen = [v for v in write["views"].value().split() if v in wanted]
+    if not chosen:
+        raise RuntimeError(f"{write.name()}: none of the views {wanted} is in its views knob")
     for frame in range(int(start), int(end) + 1, incr):
-        planes = write._render(frame)
-        wanted = write["channels"].value()
-        names = sorted((c for c in planes if wanted == "all" or c.startswith(wanted + ".")),
-                       key=lambda c: (c not in _EXR_NAMES, list(_EXR_NAMES).index(c) if c in _EXR_NAMES else 0, c))
-        path = _frame_path(write["file"].value(), frame)
-        if write["create_directories"].value():
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        if write["file_type"].value() != "exr" or not os.path.isdir(os.path.dirname(path)) or not names:
-            raise RuntimeError(f"{write.name()}: cannot write {path}")
-        half = write["datatype"].value() == "16 bit half"
-        pixels = np.stack([planes[c] for c in names], axis=-1).astype(np.float16 if half else np.float32)
+        pattern = write["file"].value()
+        if "%V" in pattern or "%v" in pattern:
+            for view in chosen:
+                _write_exr(write, _frame_path(pattern, frame, view), frame, [view])
+        else:
+            _write_exr(write, _frame_path(pattern, frame), frame, chosen)
+
+
+def _write_exr(write, path, frame, chosen):
+    import OpenImageIO as oiio
+
+    if write["create_directories"].value():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    if write["file_type"].value() != "exr" or not os.path.isdir(os.path.dirname(path)):
+        raise RuntimeError(f"{write.name()}: cannot write {path}")
+    half = write["datatype"].value() == "16 bit half"
+    parts = [(view, *_planes(write, frame, view)) for view in chosen]
+    specs = []
+    for view, names, pixels in parts:
         spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], len(names), "half" if half else "float")
         spec.channelnames = tuple(_EXR_NAMES.get(c, c) for c in names)
         spec.attribute("compression", "zip")
-        out = oiio.ImageOutput.create(path)
-        if not (out.open(path, spec) and out.write_image(pixels)):
-            raise RuntimeError(f"{write.name()}: {out.geterror()}")
-        out.close()
+        if len(parts) > 1:
+            spec.attribute("view", view)
+        specs.append(spec)
+    out = oiio.ImageOutput.create(path)
+    ok = out.open(path, specs) if len(specs) > 1 else out.open(path, specs[0])
+    for index, (_view, _names, pixels) in enumerate(parts):
+        if index:
+            ok = ok and out.open(path, specs[index], "AppendSubimage")
+        ok = ok and out.write_image(pixels.astype(np.float16 if half else np.float32))
+    if not ok:
+        raise RuntimeError(f"{write.name()}: {out.geterror()}")
+    out.close()
+
+
+def _planes(write, frame, view):
+    planes = write._render(frame, view)
+    wanted = write["channels"].value()
+    names = sorted((c for c in planes if wanted == "all" or c.startswith(wanted + ".")),
+                   key=lambda c: (c not in _EXR_NAMES, list(_EXR_NAMES).index(c) if c in _EXR_NAMES else 0, c))
+    if not names:
+        raise RuntimeError(f"{write.name()}: no channels to write in view {view}")
+    return names, np.stack([planes[c] for c in names], axis=-1)
 
 
 class ProgressTask:
-    """Usable from any thread, as in Nuke; tests press its cancel button with ``cancel()``."""
+    """Usable from any thread, as in Nuke; tests press its cancel button with ``press_cancel()``."""
 
     def __init__(self, name):
         self.name, self.messages, self.progress, self._cancelled = name, [], [], False
@@ -421,18 +683,24 @@ class ProgressTask:
     def setMessage(self, message): self.messages.append(message)
     def setProgress(self, value): self.progress.append(int(value))
     def isCancelled(self): return self._cancelled
-    def cancel(self): self._cancelled = True
+    def press_cancel(self): self._cancelled = True
 
 
-def executeInMainThread(call, args=(), kwargs=None):
-    _calls.put((call, tuple(args) if isinstance(args, (tuple, list)) else (args,), kwargs or {}))
+def _as_args(args):
+    """executeInMain.py: ``if type(args) != tuple: args = (args,)`` ([eim]) - a list is one argument, not many."""
+    return args if type(args) is tuple else (args,)
 
 
-def executeInMainThreadWithResult(call, args=(), kwargs=None):
+def executeInMainThread(call, args=(), kwargs={}):  # noqa: B006 - Nuke's own signature ([eim]); never mutated
+    _calls.put((call, _as_args(args), kwargs))
+
+
+def executeInMainThreadWithResult(call, args=(), kwargs={}):  # noqa: B006 - Nuke's own signature ([eim])
     if threading.current_thread() is threading.main_thread():
         raise RuntimeError("executeInMainThreadWithResult from the main thread hangs Nuke")
     done, box = threading.Event(), []
-    executeInMainThread(lambda: (box.append(call(*args, **(kwargs or {}))), done.set()))
+    arguments = _as_args(args)
+    executeInMainThread(lambda: (box.append(call(*arguments, **kwargs)), done.set()))
     done.wait()
     return box[0]
 
@@ -507,13 +775,14 @@ def menu(name): return _menus.setdefault(name, Menu(name))
 
 
 def reset():
-    """A fresh session: empty script, no menus, nothing queued or recorded."""
+    """A fresh session: empty mono script, no menus, nothing queued or recorded."""
     global _root
     _root = Root("Root", None)
     _context.clear()
     _this_node.clear()
     _menus.clear()
-    for record in (thread_violations, messages, progress_tasks, main_thread_calls):
+    for record in (thread_violations, messages, progress_tasks, main_thread_calls, panels_shown):
         record.clear()
+    knob_log.clear()
     while not _calls.empty():
         _calls.get_nowait()
