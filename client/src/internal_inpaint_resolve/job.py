@@ -180,12 +180,10 @@ class Record:
     @classmethod
     def from_data(cls, data: Any) -> Optional["Record"]:
         """A record from comp data (a dict, as Fusion hands back a table); None for nothing usable."""
-        if not isinstance(data, dict):
+        frames = _stored_frames(data)
+        if frames is None:
             return None
-        try:
-            first, last = parse_range(str(data.get("Frames") or ""))
-        except PluginError:
-            return None
+        first, last = frames
         record = cls(key=str(data.get("Key") or ""), job_id=str(data.get("JobID") or ""),
                      output=str(data.get("Output") or ""), first=first, last=last,
                      loader=str(data.get("Loader") or ""))
@@ -396,12 +394,10 @@ class RunningJob:
     @classmethod
     def from_data(cls, data: Any) -> Optional["RunningJob"]:
         """The job from comp data (a dict, as Fusion hands back a table); None for nothing usable."""
-        if not isinstance(data, dict):
+        frames = _stored_frames(data)
+        if frames is None:
             return None
-        try:
-            first, last = parse_range(str(data.get("Frames") or ""))
-        except PluginError:
-            return None
+        first, last = frames
         fields = {name: str(data.get(key) or "") for name, key in (
             ("job_id", "JobID"), ("address", "Address"), ("job_folder", "JobFolder"), ("plate", "Plate"),
             ("matte", "Matte"), ("key", "Key"), ("output", "Output"))}
@@ -584,3 +580,13 @@ class JobRunner:
             return
         self.poll_client().cancel(self.job_id)
         log(f"Cancel requested for job {self.job_id}")
+
+
+def _stored_frames(data: Any) -> Optional[Tuple[int, int]]:
+    """The frame range of a record kept in comp data (a dict, as Fusion hands back a table); None if unusable."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return parse_range(str(data.get("Frames") or ""))
+    except PluginError:
+        return None
