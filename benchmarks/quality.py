@@ -1,21 +1,19 @@
 """Quality inside the holes: baselines and the learned inpainter at wall-clock budgets.
 
-Each preset's network is scored in both fill modes from the same run: the default ("guided": the library's
-propagation where some frame shows a hole pixel, the network elsewhere; its label is the preset's) and the
-paper's network alone (label '<preset>+paper'). The guided readout of a budget is taken when the network has
-trained the budget less the propagation's seconds, as a job counts them. 'propagation' is the default with its
-network switched off (Telea where no frame shows a pixel): the ablation the network must beat.
-
-Our method is trained with a loop around ``Trainer.step()`` rather than
-``Trainer.train()``: the presets' iteration counts are replaced by budgets of
-training time, and the model is evaluated each time a budget is reached. Only
-the steps are timed; evaluation (inference on every frame and scoring) is
-not counted against the budget. A budget may be overrun by at most one step.
+Each preset is scored in both fill modes. The default ("guided": the library's propagation, corrected by the
+refiner trained on the shot; its label is the preset's) runs as a whole job with the budget as its time budget,
+as a user's job would: flow, the borrowed-hole propagations and training all count in it. The paper's network
+alone (label '<preset>+paper') is trained with a loop around ``Trainer.step()``, read out each time a budget is
+reached: only its steps are timed, evaluation (inference on every frame and scoring) is not counted, and a
+budget may be overrun by at most one step. 'propagation' is the default with its network switched off (Telea
+where no frame shows a pixel): the ablation the network must beat.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -23,8 +21,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from inpaint_core.flow.clip import ClipPropagation, propagate_clip
+from inpaint_core.flow.clip import propagate_clip
 from inpaint_core.inference.fill import inpaint_frame
+from inpaint_core.io.image_files import read_frame
+from inpaint_core.jobs import JobSpec, run_job
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_core.training.dataset import load_training_data
 from inpaint_core.training.presets import preset_settings
@@ -108,7 +108,7 @@ def run_clip(
             f"flicker {baseline.flicker:.2f} ({baseline.run_s:.1f} s)")
     showcase = Showcase(telea, flow)
     for preset in presets:
-        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference, propagated):
+        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference):
             result.scores.append(method_score)
             log(f"{clip.name}: {method_score.method} at {method_score.budget_s / 60:g} min "
                 f"({method_score.iterations} it): "
@@ -124,11 +124,6 @@ def _as_written(filled: np.ndarray, clip: BenchClip) -> np.ndarray:
     plate = Shot(ShotSpec(plate=clip.plate_pattern))
     dtype = plate.read(plate.frames[0])[0].pixels.dtype
     return filled.astype(dtype).astype(np.float32)
-
-
-def guided(network_fill: np.ndarray, propagated: ClipPropagation, clip: BenchClip) -> np.ndarray:
-    """The default fill from a network's fill: the propagated colour wherever another frame shows the pixel."""
-    return np.where(propagated.seen[..., None], _as_written(propagated.filled, clip), network_fill)
 
 
 def _telea_clip(plate: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -154,50 +149,62 @@ def train_with_budgets(
     budgets_s: list[float],
     device: torch.device,
     reference: FlowReference,
-    propagated: ClipPropagation,
 ) -> Iterator[tuple[MethodScore, np.ndarray]]:
-    """Train one preset from scratch, yielding its scores (and fills) each time a budget is reached: the guided
-    readout (when the network has trained the budget less the propagation's seconds), then the paper one.
+    """One preset's scores (and fills) at every budget: the default fill as a job of that budget runs it (flow,
+    borrowed-hole propagation and the refiner's training all inside the budget), then the paper's network alone.
 
-    One run serves all budgets, unless the learning rate decays towards the end of the run ('+decay'
-    variants): then each budget is a run of its own, as a user's run with that budget would be.
+    The paper readouts (none for a '+seed' variant) come from one training run read out at each budget, unless
+    the learning rate decays towards the end of the run ('+decay' variants): then each budget is a run of its
+    own, as a user's would be.
     """
+    for budget in sorted(budgets_s):
+        yield run_default_job(clip, preset, budget, device, reference)
     name, overrides = parse_variant(preset)
+    if "seed" in overrides:  # another seed is the default's run-to-run check; the paper mode is read at seed 0
+        return
     if overrides.get("lr_decay"):
         for budget in sorted(budgets_s):
-            yield from _train_and_score(clip, preset, [budget], device, reference, budget, propagated)
+            yield from _train_paper(clip, preset, [budget], device, reference, budget)
     else:
-        yield from _train_and_score(clip, preset, budgets_s, device, reference, 0.0, propagated)
+        yield from _train_paper(clip, preset, budgets_s, device, reference, 0.0)
 
 
-def _train_and_score(
+def run_default_job(clip: BenchClip, preset: str, budget: float, device: torch.device,
+                    reference: FlowReference) -> tuple[MethodScore, np.ndarray]:
+    """The product's default fill: a whole job with the preset and a time budget of ``budget`` seconds."""
+    name, overrides = parse_variant(preset)
+    settings = replace(preset_settings(name, checkpoint_every=0, **overrides), time_budget=budget)
+    folder = os.path.join(os.path.dirname(os.path.dirname(clip.plate_pattern)), f"job-{clip.name}")
+    shutil.rmtree(folder, ignore_errors=True)
+    spec = JobSpec(ShotSpec(plate=clip.plate_pattern), os.path.join(folder, "clean.####.exr"), settings,
+                   device=str(device), work_dir=os.path.join(folder, "work"))
+    start_cpu, start = time.process_time(), time.perf_counter()
+    result = run_job(spec)
+    share = (time.process_time() - start_cpu) / max((time.perf_counter() - start) * torch.get_num_threads(), 1e-9)
+    filled = np.stack([read_frame(path).pixels[..., :3].astype(np.float32) for path in result.outputs])
+    shutil.rmtree(folder, ignore_errors=True)
+    scores = score(filled, clip, reference)
+    return MethodScore(preset, budget, result.train_seconds, result.iterations, result.fill_seconds, scores.psnr,
+                       scores.ssim, scores.flicker, share), filled
+
+
+def _train_paper(
     clip: BenchClip,
     preset: str,
     budgets_s: list[float],
     device: torch.device,
     reference: FlowReference,
     time_budget: float,
-    propagated: ClipPropagation,
 ) -> Iterator[tuple[MethodScore, np.ndarray]]:
     shot = Shot(ShotSpec(plate=clip.plate_pattern))
     data = load_training_data(shot)
     name, overrides = parse_variant(preset)
     settings = preset_settings(name, iterations=_UNLIMITED_ITERATIONS, checkpoint_every=0, **overrides)
     trainer = Trainer(data, replace(settings, time_budget=time_budget), device)
-    every_pixel_seen = propagated.seen_fraction >= 1.0
-    # (training seconds to stop at, the budget it reads out, guided or paper)
-    stops = sorted([(max(b - propagated.seconds, 0.0), b, True) for b in budgets_s]
-                   + [(b, b, False) for b in budgets_s])
     cpu = 0.0
     try:
-        for stop, budget, is_guided in stops:
-            if is_guided and every_pixel_seen:  # the default trains nothing: it is propagation alone
-                filled = _as_written(propagated.filled, clip)
-                scores = score(filled, clip, reference)
-                yield MethodScore(preset, budget, propagated.seconds, 0, propagated.seconds, scores.psnr,
-                                  scores.ssim, scores.flicker), filled
-                continue
-            while trainer.trained_seconds < stop:
+        for budget in sorted(budgets_s):
+            while trainer.trained_seconds < budget:
                 start_cpu = time.process_time()
                 trainer.step()
                 cpu += time.process_time() - start_cpu
@@ -205,12 +212,8 @@ def _train_and_score(
             share = cpu / max(trained * torch.get_num_threads(), 1e-9)
             for label, model in _readouts(preset, trainer):
                 filled, fill_s = fill_clip(trainer, shot, model)
-                if is_guided:
-                    filled = guided(filled, propagated, clip)
-                else:
-                    label = _paper_label(label)
                 scores = score(filled, clip, reference)
-                yield MethodScore(label, budget, trained, trainer.iteration, fill_s,
+                yield MethodScore(_paper_label(label), budget, trained, trainer.iteration, fill_s,
                                   scores.psnr, scores.ssim, scores.flicker, share), filled
     finally:
         trainer.stop_prefetching()

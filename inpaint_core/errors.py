@@ -50,10 +50,19 @@ class OutdatedCheckpoint(CheckpointError):
     user's, and refusing would leave a farm or a server stuck on a job it could simply run again.
     """
 
-    def __init__(self, path: str, version: object):
+    def __init__(self, path: str, version: object, what: str | None = None):
         self.path, self.version = path, version
-        super().__init__(f"Checkpoint {path} was written by an earlier version of InternalInpaint (checkpoint "
-                         f"format {version}), which this version does not resume; delete it to start over.")
+        self.what = what or f"checkpoint format {version}"  # what the earlier version wrote, for messages
+        super().__init__(f"Checkpoint {path} was written by an earlier version of InternalInpaint ({self.what}), "
+                         "which this version does not resume; delete it to start over.")
+
+
+class SupersededCheckpoint(OutdatedCheckpoint):
+    """A checkpoint of this format but of a trainer the job no longer uses (the guided fill's network before the
+    propagation refiner): started over like an outdated one."""
+
+    def __init__(self, path: str, kind: str, description: str):
+        super().__init__(path, kind, f"a {kind!r} checkpoint of {description}")
 
 
 class Cancelled(InpaintError):

@@ -81,7 +81,7 @@ def propagate_shot(ctx: JobContext) -> PropagatedShot:
         return plate.pixels[..., shot.colour_channels], hole  # in the plate's type: the cache holds more frames
 
     cache = FrameCache(read)
-    throttle = _Throttle(reporter.stage)
+    throttle = Throttle(reporter.stage)
     reporter.stage(f"Propagation: estimating flow between {count} frames")
     flow = estimate_shot_flow(
         cache, count, settings, lambda done, total: throttle(f"Propagation: flow {done} of {total} frame pairs"),
@@ -139,6 +139,14 @@ def write_filled(ctx: JobContext, propagated: PropagatedShot | None,
     return filled, copied, propagation_figures(propagated, time.monotonic() - started)
 
 
+def write_refined(ctx: JobContext, propagated: PropagatedShot,
+                  fill: FillFrame) -> tuple[int, int, dict[str, float]]:
+    """Write every frame with a fill of its own (the refiner's) and the seen map; returns as write_filled."""
+    started = time.monotonic()
+    filled, copied = write_frames(ctx, fill, propagated.seen_map)
+    return filled, copied, propagation_figures(propagated, time.monotonic() - started)
+
+
 def guided_fill(propagated: PropagatedShot, network: FillFrame | None, channels: list[int]) -> FillFrame:
     """A frame's fill: the propagated colour where another frame shows a pixel, ``network``'s elsewhere.
 
@@ -157,7 +165,7 @@ def guided_fill(propagated: PropagatedShot, network: FillFrame | None, channels:
     return fill
 
 
-class _Throttle:
+class Throttle:
     """Passes a progress line on at most every _REPORT_EVERY seconds: one line every few seconds in a farm log."""
 
     def __init__(self, report: Callable[[str], None]) -> None:

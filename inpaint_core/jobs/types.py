@@ -33,7 +33,8 @@ from inpaint_core.training.trainer import TrainSettings
 WORK_FOLDER = ".internal_inpaint"
 
 # How a hole is filled. "guided" (the default): from the frames of the shot that show each hole pixel, along
-# flow tracks (inpaint_core.flow), and by the network trained on the shot where no frame shows it. "paper": by
+# flow tracks (inpaint_core.flow), Telea where none does, then corrected by the refiner trained on the shot
+# (jobs/refined.py; progressive jobs instead train their network for the pixels no frame shows). "paper": by
 # the network alone (Ouyang et al.: implicit propagation, no flow). "propagation": flow alone, Telea where no
 # frame shows a pixel (the network switched off: fast, and the ablation of "guided").
 FILL_MODES = ("guided", "paper", "propagation")
@@ -214,8 +215,7 @@ def resume_or_start(ctx: JobContext, trainer: TrainingLoop, what: str = "") -> N
         resumed = trainer.resume()
     except OutdatedCheckpoint as exc:
         ctx.reporter.warning(f"Checkpoint {exc.path} was written by an earlier version of InternalInpaint "
-                             f"(checkpoint format {exc.version}) and cannot be resumed: the job starts over and "
-                             "replaces it.")
+                             f"({exc.what}) and cannot be resumed: the job starts over and replaces it.")
         return
     if resumed:  # the message ends with the iteration: the server's clients read it from there
         ctx.reporter.stage(f"Resuming {what}from {path} at iteration {trainer.iteration}")

@@ -3,7 +3,8 @@
 A checkpoint (format 2) is a dict saved with torch.save::
 
     version          2
-    kind             the trainer's: 'plain' (Trainer), 'refine' (RefineTrainer), 'propagation' (MaskPropagator)
+    kind             the trainer's: 'plain' (Trainer), 'refine' (RefineTrainer), 'propagation' (MaskPropagator),
+                     'refiner' (RefinerTrainer, the guided fill's)
     compatibility    what must be equal for a run to continue it (shot, shape settings, seed, ...)
     iteration, trained_seconds, loss
     model, average, optimizer, scaler    state dicts (average and scaler None when unused)
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 
 import torch
 
-from inpaint_core.errors import CheckpointError, OutdatedCheckpoint
+from inpaint_core.errors import CheckpointError, OutdatedCheckpoint, SupersededCheckpoint
 from inpaint_core.io.storage import disk_full_note
 
 CHECKPOINT_VERSION = 2
@@ -53,10 +54,11 @@ def save_atomically(state: dict, path: str) -> None:
             os.remove(temp)
 
 
-def load_checkpoint(path: str, kind: str | None = None) -> dict:
+def load_checkpoint(path: str, kind: str | None = None, supersedes: Mapping[str, str] | None = None) -> dict:
     """Read a checkpoint of this format (of ``kind``, when given), with a clear CheckpointError if it is not one.
 
-    Raises OutdatedCheckpoint (a CheckpointError) for one of an earlier format.
+    Raises OutdatedCheckpoint (a CheckpointError) for one of an earlier format, and SupersededCheckpoint (an
+    OutdatedCheckpoint) for one of a kind in ``supersedes`` (kind -> what wrote it).
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -78,6 +80,8 @@ def load_checkpoint(path: str, kind: str | None = None) -> dict:
     missing = [key for key in _REQUIRED if key not in state]
     if missing:
         raise CheckpointError(f"Checkpoint {path} is damaged (no {', '.join(missing)}); delete it to start over.")
+    if supersedes and state["kind"] in supersedes:
+        raise SupersededCheckpoint(path, state["kind"], supersedes[state["kind"]])
     if kind is not None and state["kind"] != kind:
         raise CheckpointError(f"Checkpoint {path} is a {state['kind']!r} checkpoint, not a {kind!r} one: another "
                               "job's or another stage's; delete it or drop --resume.")

@@ -97,6 +97,9 @@ class TrainingLoop:
     label: ClassVar[str] = "Training"  # what the run is called in messages
     # Messages for compatibility keys whose values mean little to a user; '{path}' is the checkpoint.
     explain_mismatch: ClassVar[dict[str, str]] = {}
+    # Kinds of checkpoint this trainer replaces at the same path (kind -> what wrote it): resuming one raises
+    # SupersededCheckpoint, which jobs meet by starting over, instead of the error another kind gets.
+    supersedes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, loop: LoopSettings,
                  device: torch.device, checkpoint_path: str | None = None):
@@ -303,11 +306,11 @@ class TrainingLoop:
         """Continue from the checkpoint at ``checkpoint_path``; False when there is none.
 
         Raises CheckpointError for a checkpoint of another job or settings (nothing is changed then), and
-        OutdatedCheckpoint for one of an earlier format.
+        OutdatedCheckpoint for one of an earlier format or of a kind this trainer supersedes.
         """
         if not self.checkpoint_path or not os.path.exists(self.checkpoint_path):
             return False
-        state = load_checkpoint(self.checkpoint_path, self.kind)
+        state = load_checkpoint(self.checkpoint_path, self.kind, self.supersedes)
         check_compatible(state["compatibility"], self.compatibility(), self.checkpoint_path, self.explain_mismatch)
         self.model.load_state_dict(state["model"])
         if self.average is not None:

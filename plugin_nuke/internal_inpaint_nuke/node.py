@@ -160,8 +160,7 @@ def _add_knobs(group: nuke.Group) -> None:
     add(nuke.Enumeration_Knob(FILL, "fill", list(FILL_MODES)), DEFAULT_FILL,
         "Where the fill of the hole comes from.\n"
         "guided: the real pixels of the other frames, followed along optical flow, wherever one of them shows what "
-        "is behind the object; a network trained on the shot invents only the rest (no training when every pixel "
-        "is seen somewhere).\n"
+        "is behind the object, then corrected by a network trained on the shot.\n"
         "paper: the network alone, as in the paper (the results of earlier versions of this node).\n"
         "propagation: the other frames alone, no training: fast, for a first look; what no frame shows is smeared "
         "in from the hole's edge.")

@@ -327,8 +327,8 @@ class InpaintClient:
 
         ``mask_frame``: only that frame's matte is used; the server propagates it to the other frames.
         ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
-        ``fill``: 'guided' (the other frames along optical flow where they show the pixel, a network trained on the
-        shot elsewhere), 'paper' (the network alone) or 'propagation' (the other frames alone, no training).
+        ``fill``: 'guided' (the other frames along optical flow where they show the pixel, corrected by a network
+        trained on the shot), 'paper' (the network alone) or 'propagation' (the other frames alone, no training).
         ``seen_channel``: the results get one more channel, SEEN_CHANNEL ('inpaint.seen'), after ``channels``: 1
         where the fill came from another frame, 0 elsewhere (``result_channels`` names a job's).
         """

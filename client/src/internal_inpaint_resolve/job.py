@@ -39,7 +39,7 @@ DEFAULT_FILL: str = OPTIONS["fill"].default
 # What the dialog says of each fill mode and of the seen channel.
 FILL_TIPS = {
     "guided": "The real pixels of the other frames, followed along optical flow, wherever one of them shows what is "
-              "behind the object; a network trained on the shot invents only the rest.",
+              "behind the object, then corrected by a network trained on the shot.",
     "paper": "The network trained on the shot alone, as in the paper (the results of earlier versions).",
     "propagation": "The other frames alone, no training: fast, for a first look; what no frame shows is smeared in "
                    "from the hole's edge.",

@@ -260,8 +260,25 @@ def test_a_job_resumed_on_an_old_checkpoint_starts_over_and_replaces_it(tmp_path
     assert not any(s.startswith("Resuming") for s in reporter.stages)
     assert result.iterations == _JOB_TRAINING.iterations
     assert _pixels(result) == _pixels(fresh)  # started over: the very job a fresh start gives
-    state = load_checkpoint(str(checkpoint), "plain")
+    state = load_checkpoint(str(checkpoint), "refiner")  # the guided fill's trainer
     assert state["version"] == CHECKPOINT_VERSION and state["iteration"] == _JOB_TRAINING.iterations
+
+
+@pytest.mark.slow
+def test_a_guided_job_on_the_network_checkpoint_of_the_guided_fill_before_the_refiner_starts_over(tmp_path):
+    write_exr_sequence(make_clip(frames=3, width=48, height=32, seed=4), str(tmp_path / "plate.####.exr"))
+    shot = ShotSpec(str(tmp_path / "plate.####.exr"))
+    fresh = run_job(JobSpec(shot, str(tmp_path / "fresh" / "clean.####.exr"), _JOB_TRAINING, device="cpu"))
+    checkpoint = tmp_path / "out" / ".internal_inpaint" / "clean.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    Trainer(load_training_data(Shot(shot)), replace(_JOB_TRAINING, iterations=2), CPU, str(checkpoint)).train()
+
+    reporter = _Warnings()
+    result = run_job(JobSpec(shot, str(tmp_path / "out" / "clean.####.exr"), _JOB_TRAINING, device="cpu",
+                             resume=True), reporter)
+    assert any("guided fill before the propagation refiner" in w and "starts over" in w for w in reporter.warnings)
+    assert _pixels(result) == _pixels(fresh)
+    assert load_checkpoint(str(checkpoint))["kind"] == "refiner"
 
 
 @pytest.mark.slow
