@@ -137,6 +137,7 @@ def plan_outputs(pattern: str, shot: Shot, overwrite: bool) -> dict[int, str]:
     inputs = set(map(os.path.realpath, shot.plate_paths.values()))
     if shot.mask_paths:
         inputs |= set(map(os.path.realpath, shot.mask_paths.values()))
+    inputs |= set(map(os.path.realpath, shot.reference_paths))
     clashes = [f for f, p in outputs.items() if os.path.realpath(p) in inputs]
     if clashes:
         raise OutputError(

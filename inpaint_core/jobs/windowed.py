@@ -134,7 +134,9 @@ def window_job(job_dir: str, plan: WindowedPlan, index: int, device: str = "auto
     frames = list(window(plan, index).frames)
     folder = window_dir(job_dir, index)
     os.makedirs(folder, exist_ok=True)
-    shot = ShotSpec(**{**asdict(plan.shot), "frames": frames})
+    # The references inside the window's range are its; the others are another window's frames.
+    references = tuple(r for r in plan.shot.references if r.frame in frames)
+    shot = ShotSpec(**{**asdict(plan.shot), "frames": frames, "references": references})
     settings = preset_settings(plan.preset, checkpoint_every=checkpoint_every, **plan.overrides)
     return JobSpec(shot=shot, output=os.path.join(folder, _WINDOW_OUTPUT), train=settings, device=device,
                    work_dir=os.path.join(folder, "work"), resume=True, overwrite=True, fill=plan.fill,

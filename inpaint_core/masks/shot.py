@@ -17,6 +17,7 @@ from inpaint_core.io.colour import to_float32
 from inpaint_core.io.image_files import Frame, read_frame, read_spec
 from inpaint_core.io.sequence import format_frame_list, resolve_sequence
 from inpaint_core.masks.mattes import DEFAULT_THRESHOLD, choose_mask_channel, hole_from_frame
+from inpaint_core.masks.references import ReferenceSpec, check_references, paint_reference
 
 NONFINITE_POLICIES = ("error", "inpaint")
 _COLOUR_SETS = (("R", "G", "B"), ("r", "g", "b"), ("Y",))
@@ -38,6 +39,12 @@ class ShotSpec:
     # Single-frame mask: only this frame's matte is read (only it need exist); the others are
     # propagated from it by inpaint_core.training.mask_propagation before the job runs. None: every frame's matte.
     mask_frame: int | None = None
+    # Clean frames an artist painted (masks/references.py): their painted pixels are known pixels of their frame.
+    references: tuple[ReferenceSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A plan read back from JSON (or a dataclasses.asdict copy) holds the references as dicts in a list.
+        self.references = tuple(r if isinstance(r, ReferenceSpec) else ReferenceSpec(**r) for r in self.references)
 
 
 class Shot:
@@ -56,6 +63,10 @@ class Shot:
         self.header = self._check_plate_headers()
         self._check_mask_headers()
         self.colour_channels = self._colour_channels()
+        self.references = check_references(tuple(spec.references), self.frames, self.header)
+        for frame in self.references:  # the pixels too, now: a bad reference must not wait for the fill
+            if spec.mask_frame is None:
+                self.read(frame)
 
     @property
     def width(self) -> int:
@@ -80,7 +91,14 @@ class Shot:
         else:
             matte = read_frame(self.mask_paths[frame])
         hole = hole_from_frame(matte, self.spec.mask_channel, plate, self.spec.mask_threshold, self.spec.mask_dilate)
+        if frame in self.references:
+            plate, hole = paint_reference(self.references[frame], plate, hole, self.colour_channels)
         return plate, hole | self._nonfinite_pixels(frame, plate)
+
+    @property
+    def reference_paths(self) -> list[str]:
+        """Every file of the references (images and mattes): inputs, never overwritten."""
+        return [p for r in self.references.values() for p in (r.image, r.matte) if p is not None]
 
     def read_annotation(self) -> tuple[Frame, np.ndarray]:
         """The annotated frame (``spec.mask_frame``) and its object mask, thresholded but not dilated."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from inpaint_core.io import parse_frame_range
-from inpaint_core.masks import DEFAULT_THRESHOLD, NONFINITE_POLICIES, ShotSpec
+from inpaint_core.masks import DEFAULT_THRESHOLD, NONFINITE_POLICIES, ReferenceSpec, ShotSpec
 from inpaint_core.training import describe_presets
 from internal_inpaint_client.options import JOB_SPEC, OPTIONS, TRAIN_SETTINGS
 
@@ -36,6 +36,11 @@ def add_shot_options(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help="single-frame mask: only frame N's matte is read (only it need exist); the object it covers is "
                         "found in every other frame by a segmentation net trained on the shot, and those mattes "
                         "(written to the work folder) are inpainted")
+    p.add_argument("--reference", action="append", default=[], metavar="FRAME=IMAGE[,MATTE]",
+                   help="a clean frame painted by hand for frame FRAME (the plate's format, size, channels and pixel "
+                        "type), optionally with a matte of what was painted (white = painted; default: all of the "
+                        "frame's hole): training treats the painted pixels as known, and the output keeps them "
+                        "exactly; repeat for more frames, e.g. --reference 1012=painted.1012.exr")
     p.add_argument("--frames", "-f", metavar="RANGE",
                    help="frames to process: '1001-1100', '1001-1100x2', '1001,1005-1010' (default: all on disk)")
     add_training_options(p, SHOT_TRAINING_OPTIONS)
@@ -97,4 +102,5 @@ def shot_spec(args: argparse.Namespace) -> ShotSpec:
         mask_dilate=args.mask_dilate,
         mask_frame=args.mask_frame,
         nonfinite=args.nonfinite,
+        references=tuple(ReferenceSpec.parse(text) for text in args.reference),
     )
