@@ -42,13 +42,14 @@ def propagate_borrowed(ctx: JobContext, data: TrainingData, propagated: Propagat
         config = borrow_along_path(data.holes, rng)
         candidates.append(_union_candidates(ctx, config, data, f"{n + 1} of {BORROWED_CONFIGS}"))
         configs.append(config)
-    ctx.reporter.stage(f"Refiner: {BORROWED_CONFIGS} borrowed-hole propagations in {time.monotonic() - started:.0f} s")
+    seconds = time.monotonic() - started
+    ctx.reporter.stage(f"Refiner: {BORROWED_CONFIGS} borrowed-hole propagations in {seconds:.0f} s")
     frame = int(np.argmax(data.holes.reshape(len(data.frames), -1).sum(axis=1)))
     hole = data.holes[frame]
     colour = data.encoding.decode(data.images[frame].astype(np.float32))
     return RefinerData(data, configs, candidates, frame,
                        data.encoding.encode(candidate_frame(propagated, frame, colour, hole)),
-                       propagated.seen_map(frame, hole))
+                       propagated.seen_map(frame, hole), seconds)
 
 
 def _union_candidates(ctx: JobContext, config: BorrowedHoles, data: TrainingData,

@@ -31,7 +31,7 @@ from inpaint_core.jobs.types import (
 )
 from inpaint_core.training.dataset import TrainingData, load_training_data
 from inpaint_core.training.loop import TrainingLoop
-from inpaint_core.training.refiner import RefinerTrainer
+from inpaint_core.training.refiner import RefinerData, RefinerTrainer
 from inpaint_core.training.trainer import Trainer
 
 
@@ -50,7 +50,10 @@ def run_single_scale(ctx: JobContext) -> JobResult:
     trainer: TrainingLoop | None = None
     train_seconds, network, fill = 0.0, None, None
     if spec.fill == "guided" and propagated is not None:
-        trainer, train_seconds, fill = _train_refiner(ctx, data, propagated)
+        refiner_data = propagate_borrowed(ctx, data, propagated)
+        propagated.seconds += refiner_data.seconds  # the result's propagation seconds: every propagation run
+        trainer, train_seconds, fill = _train_refiner(ctx, refiner_data, propagated)
+        del refiner_data
     elif needs_network(ctx, propagated):
         trainer, train_seconds, network = _train_network(ctx, data)
     del data
@@ -69,16 +72,14 @@ def run_single_scale(ctx: JobContext) -> JobResult:
     )
 
 
-def _train_refiner(ctx: JobContext, data: TrainingData,
+def _train_refiner(ctx: JobContext, refiner_data: RefinerData,
                    propagated: PropagatedShot) -> tuple[TrainingLoop, float, FillFrame]:
-    """The guided fill's training: borrowed-hole propagation, then the refiner; returns it, its seconds, the fill."""
-    refiner_data = propagate_borrowed(ctx, data, propagated)
+    """The guided fill's training on the borrowed holes; returns the refiner, its seconds and the fill."""
     train = remaining_budget(ctx.spec.train, ctx.seconds())
     refiner = RefinerTrainer(refiner_data, train, ctx.device, ctx.checkpoint)
-    del refiner_data
     resume_or_start(ctx, refiner, "the refiner ")
     ctx.reporter.stage(f"Training the propagation refiner on {ctx.device} for {training_length(train)} "
-                       f"({100 * data.hole_fraction:.1f}% of pixels to fill)")
+                       f"({100 * refiner_data.data.hole_fraction:.1f}% of pixels to fill)")
     seconds = train_in_job(ctx, refiner)
     refiner.release_training_data()  # filling streams frames from disk
     fill = refined_fill(propagated, refiner.inference_model, refiner.shot.data.encoding, ctx.shot.colour_channels,

@@ -42,6 +42,7 @@ class RefinerData:
     preview_frame: int  # the frame with the largest hole, and its real candidates for previews
     preview_candidate: np.ndarray  # (H, W, C) float32 encoded
     preview_seen: np.ndarray  # (H, W) bool
+    seconds: float = 0.0  # the borrowed-hole propagations took
 
 
 @dataclass
