@@ -19,6 +19,7 @@ from .load import LoadResult
 from .plot import PALETTE, Panel, Series, line_chart
 from .propagation import PropagationResult
 from .quality import BASELINES, NETWORK_OFF, PAPER, ClipResult, MethodScore, Showcase
+from .references import BUCKETS, ReferenceResult
 from .results import RunResults
 from .speed import InferSpeed, TrainSpeed
 from .transfer import TransferSpeed
@@ -74,6 +75,7 @@ def write_report(results: RunResults, markdown_path: str, image_dir: str) -> Non
         _window_memory(results.windows),
         _highres(results.highres),
         _propagation(results.propagation),
+        _references(results.references),
         _features(results.features),
         _load(results.load),
         _protocol(),
@@ -499,6 +501,33 @@ def _features(f: FeatureResult | None) -> str:
         "here; every extractor below needs no download. Cost: the term's forward and backward on a draft batch "
         "(8 crops of 96x96).", "",
         _table(["Features", "Blur costs more", "Gap (sd)", "Cost / step"], rows),
+    ])
+
+
+def _references(r: ReferenceResult | None) -> str:
+    """Reference frames: PSNR in the hole with none, one and two true clean frames, by distance from them."""
+    if r is None:
+        return ""
+    labels = [f"{low}-{high}" if high < 10**6 else f"{low}+" for low, high in BUCKETS]
+    rows = []
+    for score in r.scores:
+        cells = [", ".join(str(t) for t in score.references) or "none", f"{score.psnr:.2f}",
+                 f"{score.hidden_psnr:.2f}"]
+        for label in labels:
+            pair = score.by_distance.get(label)
+            cells.append("-" if pair is None else f"{pair[0]:.2f} ({pair[0] - pair[1]:+.2f})")
+        rows.append(cells + [f"{score.seconds:.0f} s"])
+    headers = ["References (frame indices)", "PSNR in the hole", "where no frame shows it"] + \
+        [f"{label} frames away" for label in labels] + ["Job"]
+    return "\n".join([
+        "## Reference frames", "",
+        f"A procedural clip ({r.frames} frames, {r.size[0]}x{r.size[1]}) with a box pinned to the background, so "
+        "part of the background is hidden in every frame; a reference is a frame's ground truth, given as a "
+        f"painted clean frame (`--reference`). The default fill, {r.iterations} refiner iterations, seed 0 "
+        "(`benchmarks/references.py`). PSNR in the hole (dB, display sRGB) over every frame but the references; "
+        "by distance: the frames that far from the nearest reference, in brackets the difference to the run "
+        "without references on the same frames.",
+        "", _table(headers, rows),
     ])
 
 

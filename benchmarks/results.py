@@ -19,6 +19,7 @@ from .highres import HighresResult
 from .load import LoadResult
 from .propagation import PropagationResult
 from .quality import ClipResult, MethodScore
+from .references import ReferenceResult
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
 from .transfer import TransferSpeed
 from .windows import WindowMemory
@@ -38,6 +39,7 @@ class RunResults:
     propagation: PropagationResult | None = None
     features: FeatureResult | None = None
     load: LoadResult | None = None
+    references: ReferenceResult | None = None
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -94,8 +96,9 @@ def load(path: str) -> RunResults:
     propagation = PropagationResult.from_dict(raw["propagation"]) if raw.get("propagation") else None
     features = FeatureResult.from_dict(raw["features"]) if raw.get("features") else None
     load = LoadResult.from_dict(raw["load"]) if raw.get("load") else None
+    references = ReferenceResult.from_dict(raw["references"]) if raw.get("references") else None
     return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer,
-                      window_memory, highres, propagation, features, load)
+                      window_memory, highres, propagation, features, load, references)
 
 
 def _cpu_model() -> str:

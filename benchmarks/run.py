@@ -24,7 +24,7 @@ import torch
 from inpaint_core.device import select_device
 from inpaint_core.training.mask_propagation import PropagationSettings
 
-from . import features, highres, load, propagation, report, results, speed, transfer, windows
+from . import features, highres, load, propagation, references, report, results, speed, transfer, windows
 from .clips import BenchClip, build_clip
 from .quality import parse_variant, run_clip
 
@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the 'standard' rows at those budgets. 'wide' is the two-stage net.
 PRESETS = ("standard", "wide")
 REAL_CLIP = "blackswan"
-SECTIONS = ("quality", "speed", "transfer", "windows", "highres", "propagation", "features", "load")
+SECTIONS = ("quality", "speed", "transfer", "windows", "highres", "propagation", "features", "load", "references")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class Suite:
     highres_frames: int = 100  # frames of the generated 3840x2160 RGBA half shot of the highres section
     highres_iterations: int = 40  # base-scale iterations of its progressive job (a quarter per higher scale)
     propagation_iterations: int = 1000  # training iterations of single-frame mask propagation (its default)
+    reference_frames: int = 30  # frames of the references section's procedural clip
+    reference_iterations: int = 600  # refiner iterations of each of its jobs
     load_clients: int = 64  # clients submitting and watching one small job each, at once (48 hold a watch)
     load_rounds: int = 3  # of them, to see whether the server's memory grows round after round
     load_iterations: int = 20  # training iterations of each load job
@@ -139,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         _save(run, started, results_path)
     if "load" in args.only:
         run.load = load.measure(suite.load_clients, suite.load_rounds, suite.load_iterations, _log)
+        _save(run, started, results_path)
+    if "references" in args.only:
+        run.references = references.measure(os.path.join(cache, "references"), suite.reference_frames,
+                                            suite.reference_iterations, _log)
         _save(run, started, results_path)
     if "highres" in args.only:
         run.highres = highres.highres(args.highres_dir, suite.highres_frames, suite.highres_iterations, _log)

@@ -25,6 +25,7 @@ from inpaint_core.errors import (
     OutdatedCheckpoint,
     OutputError,
     SequenceError,
+    SupersededCheckpoint,
 )
 
 # The command line's exit codes, with what `internal-inpaint --help` says of each.
@@ -58,6 +59,7 @@ TABLE: dict[type[InpaintError], tuple[grpc.StatusCode, int]] = {
 INHERITING: tuple[type[InpaintError], ...] = (
     SequenceError, ImageReadError, FrameMismatchError, MaskError, NonFiniteError,  # InputError
     OutdatedCheckpoint,  # CheckpointError (jobs meeting one start over instead; resuming from it still fails)
+    SupersededCheckpoint,  # the same: another trainer's checkpoint this one replaces
 )
 
 

@@ -29,7 +29,8 @@ class ReferenceSpec:
 
     frame: int
     image: str
-    matte: str | None = None  # white = painted (its alpha, or its only channel); None: all of the frame's hole
+    matte: str | None = None  # white = painted; None: all of the frame's hole
+    matte_channel: str | None = None  # the matte's channel; None: its alpha, or its only channel
 
     @classmethod
     def parse(cls, text: str) -> ReferenceSpec:
@@ -60,7 +61,7 @@ def check_references(references: tuple[ReferenceSpec, ...], frames: list[int],
         _check_image_header(reference, read_spec(reference.image), plate)
         if reference.matte is not None:
             matte = read_spec(reference.matte)
-            choose_mask_channel(tuple(matte.channelnames), None, reference.matte)
+            choose_mask_channel(tuple(matte.channelnames), reference.matte_channel, reference.matte)
             if (matte.full_width, matte.full_height) != (plate.full_width, plate.full_height):
                 raise MaskError(f"Reference matte {reference.matte} is {matte.full_width}x{matte.full_height} but "
                                 f"the plate is {plate.full_width}x{plate.full_height}; render it at the plate's "
@@ -96,7 +97,7 @@ def paint_reference(reference: ReferenceSpec, plate: Frame, hole: np.ndarray,
     image = read_frame(reference.image)
     painted = hole.copy()
     if reference.matte is not None:
-        painted &= hole_from_frame(read_frame(reference.matte), None, plate, DEFAULT_THRESHOLD)
+        painted &= hole_from_frame(read_frame(reference.matte), reference.matte_channel, plate, DEFAULT_THRESHOLD)
         if not painted.any():
             raise MaskError(f"Reference matte {reference.matte} covers none of frame {reference.frame}'s hole; "
                             "nothing would be painted.")

@@ -106,7 +106,8 @@ class JobManager:
     def _create_upload_job(self, spec: pb.JobSpec, iterations: int) -> JobRecord:
         frames = len(spec.upload.frames)
         outputs = specs.frame_bytes(spec.upload.layout, extra_channels=int(spec.training.seen_channel))
-        needed = frames * (specs.frame_bytes(spec.upload.layout) + outputs)  # inputs and outputs
+        inputs = specs.frame_bytes(spec.upload.layout) * (frames + len(spec.upload.reference_frames))
+        needed = inputs + frames * outputs
         free = self.spool.free_bytes()
         if needed > free:
             raise LimitExceeded(f"The job needs about {_megabytes(needed)} in the spool {self.spool.root} and only "
@@ -123,6 +124,11 @@ class JobManager:
         resolved.paths.output = self.roots.check_pattern(paths.output, "output")
         if paths.matte:
             resolved.paths.matte = self.roots.check_pattern(paths.matte, "matte")
+        for given, checked in zip(paths.references, resolved.paths.references):
+            for part in ("image", "matte"):
+                if getattr(given, part):
+                    setattr(checked, part, self.roots.check_pattern(getattr(given, part), f"reference {part}"))
+                    self.roots.check_file(getattr(checked, part), f"reference {part} file")
         library = specs.library_spec(resolved, "", self.settings.device, 0, overwrite_own_outputs=False)
         # Every file (a frame may be a symlink) is checked before Shot opens any: a refused file must not be read,
         # nor its content echoed in an error message. What the library refuses (a missing frame, outputs that
@@ -152,7 +158,8 @@ class JobManager:
         if record.state != pb.UPLOADING:
             raise WrongJobState(f"Job {job_id} is {pb.JobState.Name(record.state)}, not waiting for frames.")
         return FrameReceiver(job_id, self.spool.job_dir(job_id), record.spec.upload.layout,
-                             list(record.spec.upload.frames), self.settings.max_chunk_bytes)
+                             list(record.spec.upload.frames), self.settings.max_chunk_bytes,
+                             list(record.spec.upload.reference_frames))
 
     def frames_arrived(self, job_id: str) -> pb.UploadSummary:
         """After an upload call: count what is there; queue the job once everything is."""
@@ -160,12 +167,16 @@ class JobManager:
         frames = list(record.spec.upload.frames)
         have = received_frames(self.spool.job_dir(job_id), frames)
         missing = sorted(set(frames) - set(have))
+        references = list(record.spec.upload.reference_frames)
+        references_missing = sorted(set(references) - set(received_frames(self.spool.job_dir(job_id), references,
+                                                                           reference=True)))
         self.spool.update(job_id, frames_received=len(have))
         state = record.state
-        if not missing and state == pb.UPLOADING:
+        if not missing and not references_missing and state == pb.UPLOADING:
             state = pb.QUEUED
             self._event(job_id, pb.QUEUED, state_change=pb.StateChange(message="All frames received; queued"))
-        return pb.UploadSummary(job_id=job_id, frames_missing=missing, state=state)
+        return pb.UploadSummary(job_id=job_id, frames_missing=missing, state=state,
+                                references_missing=references_missing)
 
     # -- reading jobs -----------------------------------------------------------------
 
@@ -279,6 +290,8 @@ class JobManager:
         try:
             if record.spec.WhichOneof("source") == "upload":
                 write_input_exrs(self.spool.job_dir(job_id), record.spec.upload.layout, list(record.spec.upload.frames))
+                write_input_exrs(self.spool.job_dir(job_id), record.spec.upload.layout,
+                                 list(record.spec.upload.reference_frames), reference=True)
             result = run_job(library, reporter, lambda: self._should_stop(job_id), reporter.preview_every)
         except Cancelled as exc:
             if self._stopping.is_set() and job_id not in self._cancel_requested:

@@ -11,10 +11,10 @@ import os
 
 import numpy as np
 
-from inpaint_core.io import MAX_SIDE, format_frame_list, parse_frame_range
+from inpaint_core.io import MAX_SIDE, SequencePattern, format_frame_list, parse_frame_range
 from inpaint_core.jobs import JobSpec
 from inpaint_core.jobs.types import SEEN_CHANNEL
-from inpaint_core.masks import DEFAULT_THRESHOLD, ShotSpec
+from inpaint_core.masks import DEFAULT_THRESHOLD, ReferenceSpec, ShotSpec
 from inpaint_core.training import TrainSettings, preset_settings
 from internal_inpaint.v1 import inpaint_pb2 as pb
 from internal_inpaint_client.options import JOB_SPEC, OPTIONS, TRAIN_SETTINGS, Option
@@ -25,6 +25,7 @@ MAX_FRAMES = 100_000
 MAX_DILATE = 1024
 PLATE_NAME = "plate.####.exr"  # upload jobs' files in the spool
 OUTPUT_NAME = "clean.####.exr"
+REFERENCE_NAME = "reference.####.exr"  # upload jobs' reference frames in the spool
 _DTYPES = {pb.HALF: np.dtype("<f2"), pb.FLOAT: np.dtype("<f4")}
 # The training options a request carries (the options schema's, client/src/internal_inpaint_client/options.py).
 _REQUEST_OPTIONS = tuple(option for option in OPTIONS.values() if option.grpc is not None)
@@ -145,6 +146,10 @@ def _check_upload(upload: pb.UploadSource, matte: pb.MatteSettings, max_frame_by
     if frame_bytes(layout) > max_frame_bytes:
         raise LimitExceeded(f"A {layout.width}x{layout.height} frame of {len(channels)} channels is "
                             f"{_size(frame_bytes(layout))}; this server takes at most {_size(max_frame_bytes)}.")
+    references = list(upload.reference_frames)
+    if len(set(references)) != len(references) or not set(references) <= set(upload.frames):
+        raise InvalidRequest(f"upload.reference_frames {sorted(references)[:10]} must be distinct frames of "
+                             "upload.frames.")
     wanted = matte.channel or "A"
     if wanted not in channels:
         raise InvalidRequest(f"The matte channel {wanted!r} is not among the frame's channels {channels}; "
@@ -169,12 +174,18 @@ def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: 
         mask_frame=matte.mask_frame if matte.HasField("mask_frame") else None,
     )
     if spec.WhichOneof("source") == "upload":
-        shot = ShotSpec(plate=os.path.join(job_dir, "input", PLATE_NAME), frames=sorted(spec.upload.frames), **common)
+        # A reference's matte channel (the job's) says what was painted.
+        painted = SequencePattern.parse(os.path.join(job_dir, "input", REFERENCE_NAME))
+        references = tuple(ReferenceSpec(f, painted.path(f), painted.path(f), matte.channel or None)
+                           for f in sorted(spec.upload.reference_frames))
+        shot = ShotSpec(plate=os.path.join(job_dir, "input", PLATE_NAME), frames=sorted(spec.upload.frames),
+                        references=references, **common)
         output, overwrite = os.path.join(job_dir, "output", OUTPUT_NAME), True
     else:
         paths = spec.paths
         frames = parse_frame_range(paths.frames, limit=MAX_FRAMES) if paths.frames else None
-        shot = ShotSpec(plate=paths.plate, frames=frames, mask=paths.matte or None, **common)
+        references = tuple(ReferenceSpec(r.frame, r.image, r.matte or None) for r in paths.references)
+        shot = ShotSpec(plate=paths.plate, frames=frames, mask=paths.matte or None, references=references, **common)
         output, overwrite = paths.output, paths.overwrite or overwrite_own_outputs
     return JobSpec(shot=shot, output=output, train=settings, device=device,
                    work_dir=os.path.join(job_dir, "work"), resume=True, overwrite=overwrite,

@@ -23,25 +23,31 @@ from inpaint_core.io import SequencePattern, write_frame
 from internal_inpaint.v1 import inpaint_pb2 as pb
 
 from .errors import InvalidRequest, LimitExceeded, OutputExists
-from .specs import PLATE_NAME, frame_bytes, pixel_dtype
+from .specs import PLATE_NAME, REFERENCE_NAME, frame_bytes, pixel_dtype
 
 
-def raw_path(job_dir: str, frame: int) -> str:
-    return os.path.join(job_dir, "upload", f"{frame}.raw")
+def raw_path(job_dir: str, frame: int, reference: bool = False) -> str:
+    return os.path.join(job_dir, "upload", f"{frame}.reference.raw" if reference else f"{frame}.raw")
 
 
-def received_frames(job_dir: str, frames: list[int]) -> list[int]:
-    """The frames of the job that have arrived whole (raw, or already turned into the job's EXR)."""
-    plate = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
-    return [f for f in frames if os.path.exists(raw_path(job_dir, f)) or os.path.exists(plate.path(f))]
+def input_pattern(job_dir: str, reference: bool = False) -> SequencePattern:
+    """The EXR sequence the job reads: its plate, or its references."""
+    return SequencePattern.parse(os.path.join(job_dir, "input", REFERENCE_NAME if reference else PLATE_NAME))
 
 
-def write_input_exrs(job_dir: str, layout: pb.FrameLayout, frames: list[int]) -> None:
-    """Turn the received raw frames into the EXR sequence the job reads (resumable: done frames are skipped)."""
-    plate = SequencePattern.parse(os.path.join(job_dir, "input", PLATE_NAME))
+def received_frames(job_dir: str, frames: list[int], reference: bool = False) -> list[int]:
+    """The frames of the job (or of its references) that have arrived whole (raw, or already the job's EXR)."""
+    exr = input_pattern(job_dir, reference)
+    return [f for f in frames if os.path.exists(raw_path(job_dir, f, reference)) or os.path.exists(exr.path(f))]
+
+
+def write_input_exrs(job_dir: str, layout: pb.FrameLayout, frames: list[int], reference: bool = False) -> None:
+    """Turn the received raw frames (or references) into the EXR sequence the job reads (resumable: done frames
+    are skipped)."""
+    pattern = input_pattern(job_dir, reference)
     spec = _exr_spec(layout)
     for frame in frames:
-        raw, exr = raw_path(job_dir, frame), plate.path(frame)
+        raw, exr = raw_path(job_dir, frame, reference), pattern.path(frame)
         if not os.path.exists(exr):
             pixels = np.fromfile(raw, dtype=pixel_dtype(layout))
             write_frame(exr, pixels.reshape(layout.height, layout.width, len(layout.channels)), spec)
@@ -62,15 +68,18 @@ def _exr_spec(layout: pb.FrameLayout) -> oiio.ImageSpec:
 class FrameReceiver:
     """One UploadFrames call of one job: validates chunks and assembles frames."""
 
-    def __init__(self, job_id: str, job_dir: str, layout: pb.FrameLayout, frames: list[int], max_chunk_bytes: int):
+    def __init__(self, job_id: str, job_dir: str, layout: pb.FrameLayout, frames: list[int], max_chunk_bytes: int,
+                 references: list[int] | None = None):
         self.job_id = job_id
         self.job_dir = job_dir
         self.layout = layout
         self.expected = set(frames)
+        self.references = set(references or ())
         self.max_chunk_bytes = max_chunk_bytes
         self.frame_size = frame_bytes(layout)
         self.completed: list[int] = []
         self._frame: int | None = None  # the frame being received
+        self._reference = False  # ... and whether it is the frame's reference
         self._received = 0
         self._hash = hashlib.sha256()
         self._partial = None
@@ -85,7 +94,7 @@ class FrameReceiver:
         if len(data) > self.max_chunk_bytes:
             raise LimitExceeded(f"Chunk of {len(data)} bytes for frame {chunk.frame}; "
                                 f"at most {self.max_chunk_bytes} per chunk.")
-        if chunk.frame != self._frame:
+        if chunk.frame != self._frame or chunk.reference != self._reference:
             self._start(chunk)
         if chunk.offset != self._received:
             raise InvalidRequest(f"Frame {chunk.frame}: chunk at byte {chunk.offset}, expected byte {self._received} "
@@ -116,19 +125,24 @@ class FrameReceiver:
 
     def _start(self, chunk: pb.FrameChunk) -> None:
         self.check_complete()
-        frame = chunk.frame
+        frame, reference = chunk.frame, chunk.reference
         if frame not in self.expected:
             raise InvalidRequest(f"Frame {frame} is not in this job's frame list.")
+        if reference and frame not in self.references:
+            raise InvalidRequest(f"Frame {frame} has no reference in this job (upload.reference_frames); send its "
+                                 "plate without the reference flag.")
         if chunk.frame_size != self.frame_size:
             layout = self.layout
             raise InvalidRequest(
                 f"Frame {frame} is {chunk.frame_size} bytes; the job's {layout.width}x{layout.height}x"
                 f"{len(layout.channels)} {pb.PixelType.Name(layout.pixel_type).lower()} frames are {self.frame_size}."
             )
-        if received_frames(self.job_dir, [frame]):
-            raise OutputExists(f"Frame {frame} was uploaded already; frames cannot be replaced.")
-        self._frame, self._received, self._hash = frame, 0, hashlib.sha256()
-        self._partial = open(os.path.join(self.job_dir, "upload", f"{frame}.{self._call}.partial"), "wb")
+        what = f"The reference of frame {frame}" if reference else f"Frame {frame}"
+        if received_frames(self.job_dir, [frame], reference):
+            raise OutputExists(f"{what} was uploaded already; frames cannot be replaced.")
+        self._frame, self._reference, self._received, self._hash = frame, reference, 0, hashlib.sha256()
+        kind = "reference." if reference else ""
+        self._partial = open(os.path.join(self.job_dir, "upload", f"{frame}.{kind}{self._call}.partial"), "wb")
 
     def _finish(self, chunk: pb.FrameChunk) -> None:
         frame = self._frame
@@ -141,10 +155,11 @@ class FrameReceiver:
         self._partial.close()
         partial, self._partial, self._frame = self._partial.name, None, None
         try:
-            os.link(partial, raw_path(self.job_dir, frame))  # atomic, and never replaces
+            os.link(partial, raw_path(self.job_dir, frame, self._reference))  # atomic, and never replaces
         except FileExistsError:
-            raise OutputExists(
-                f"Frame {frame} was uploaded already (by another call); frames cannot be replaced.") from None
+            what = f"The reference of frame {frame}" if self._reference else f"Frame {frame}"
+            raise OutputExists(f"{what} was uploaded already (by another call); frames cannot be replaced.") from None
         finally:
             os.remove(partial)
-        self.completed.append(frame)
+        if not self._reference:
+            self.completed.append(frame)

@@ -41,7 +41,7 @@ RANGED_OPTIONS = [o for o in LIBRARY_OPTIONS
 
 # The client's keyword arguments that are not training options: the matte, the source, the job's name.
 NOT_TRAINING = {"frames", "channels", "plate", "output", "matte", "overwrite", "name", "matte_channel", "threshold",
-                "dilate", "inpaint_non_finite", "mask_frame"}
+                "dilate", "inpaint_non_finite", "mask_frame", "references"}
 CLIENT_FUNCTIONS = {
     "submit_arrays": InpaintClient.submit_arrays,
     "submit_paths": InpaintClient.submit_paths,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 import grpc
 import numpy as np
@@ -130,14 +130,16 @@ def _frame_buffer(array: np.ndarray) -> memoryview:
     return memoryview(contiguous.reshape(-1).view(np.uint8))
 
 
-def _frame_chunks(job_id: str, frame: int, buffer: memoryview, chunk_bytes: int) -> Iterator[inpaint_pb2.FrameChunk]:
-    """One frame as chunks; the last carries the SHA-256 the server checks the frame against."""
+def _frame_chunks(job_id: str, frame: int, buffer: memoryview, chunk_bytes: int,
+                  reference: bool = False) -> Iterator[inpaint_pb2.FrameChunk]:
+    """One frame (or its reference) as chunks; the last carries the SHA-256 the server checks the frame against."""
     size = len(buffer)
     digest = hashlib.sha256(buffer).hexdigest()
     for offset in range(0, max(size, 1), chunk_bytes):
         end = min(offset + chunk_bytes, size)
         yield inpaint_pb2.FrameChunk(job_id=job_id, frame=frame, offset=offset, frame_size=size,
-                                     data=bytes(buffer[offset:end]), sha256=digest if end == size else "")
+                                     data=bytes(buffer[offset:end]), sha256=digest if end == size else "",
+                                     reference=reference)
 
 
 def _array_from_bytes(data: bytes, layout: inpaint_pb2.FrameLayout) -> np.ndarray:
@@ -322,8 +324,12 @@ class InpaintClient:
                       inpaint_non_finite: bool = False, preview_every: int = 0,
                       stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
                       anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
-                      progressive: str = "auto", fill: str = "guided", seen_channel: bool = False) -> str:
+                      progressive: str = "auto", fill: str = "guided", seen_channel: bool = False,
+                      references: Optional[Mapping[int, np.ndarray]] = None) -> str:
         """Create an upload job from in-memory frames and send them; returns the job id.
+
+        ``references``: clean frames painted by hand, by frame number (frames of ``frames``), in the frames' layout;
+        their matte channel says what was painted (send the plate's matte there to paint all of the hole).
 
         ``mask_frame``: only that frame's matte is used; the server propagates it to the other frames.
         ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
@@ -340,9 +346,13 @@ class InpaintClient:
                          progressive=progressive, fill=fill, seen_channel=seen_channel)
         spec.upload.frames.extend(sorted(int(f) for f in frames))
         spec.upload.layout.CopyFrom(layout)
+        references = dict(references or {})
+        if references and _check_frames(references, channels) != layout:
+            raise ValueError("References must have the frames' size, channels and pixel type.")
+        spec.upload.reference_frames.extend(sorted(int(f) for f in references))
         job_id = self.create_job(spec).id
         try:
-            self.upload_frames(job_id, frames)
+            self.upload_frames(job_id, frames, references=references)
         except InpaintServiceError:
             self._abandon(job_id)
             raise
@@ -362,8 +372,12 @@ class InpaintClient:
                      inpaint_non_finite: bool = False, preview_every: int = 0,
                      stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
                      anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
-                     progressive: str = "auto", fill: str = "guided", seen_channel: bool = False) -> str:
+                     progressive: str = "auto", fill: str = "guided", seen_channel: bool = False,
+                     references: Optional[Mapping[int, Union[str, Tuple[str, str]]]] = None) -> str:
         """Create a job over sequences on a filesystem the server shares; returns the job id.
+
+        ``references``: clean frames painted by hand, by frame number: an image path, or (image, matte of what was
+        painted); every path under one of the server's allowed roots.
 
         ``mask_frame``: only that frame's matte is used (only it need exist); the server propagates it.
         ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
@@ -379,6 +393,9 @@ class InpaintClient:
                          progressive=progressive, fill=fill, seen_channel=seen_channel)
         spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
                                                    overwrite=overwrite))
+        for frame, files in sorted((references or {}).items()):
+            image, painted = (files, "") if isinstance(files, str) else files
+            spec.paths.references.add(frame=int(frame), image=image, matte=painted)
         return self.create_job(spec).id
 
     def _chunk_size(self) -> int:
@@ -391,9 +408,9 @@ class InpaintClient:
     def _transfer_timeout(self, nbytes: int) -> float:
         return self.timeout + nbytes / _MIN_TRANSFER_RATE
 
-    def upload_frames(self, job_id: str, frames: Mapping[int, np.ndarray],
-                      chunk_bytes: Optional[int] = None) -> inpaint_pb2.UploadSummary:
-        """Send frames of an upload job, one call per frame.
+    def upload_frames(self, job_id: str, frames: Mapping[int, np.ndarray], chunk_bytes: Optional[int] = None,
+                      references: Optional[Mapping[int, np.ndarray]] = None) -> inpaint_pb2.UploadSummary:
+        """Send frames of an upload job (and its references, after them), one call per frame.
 
         One call per frame makes retries exact: the server refuses a frame it already
         has (ALREADY_EXISTS), so after UNAVAILABLE only the interrupted frame is sent
@@ -409,20 +426,24 @@ class InpaintClient:
             summary = self._upload_frame(job_id, int(frame), _frame_buffer(np.asarray(frames[frame])), size)
             received.append(int(frame))
             last, stale = (summary, False) if summary is not None else (last, True)
+        for frame in sorted(references or {}):
+            summary = self._upload_frame(job_id, int(frame), _frame_buffer(np.asarray(references[frame])), size,
+                                         reference=True)
+            last, stale = (summary, False) if summary is not None else (last, True)
         done = set(received)
         missing = [f for f in (last.frames_missing if last else []) if f not in done]
         state = self.get_job(job_id).state if stale or last is None else last.state
         return inpaint_pb2.UploadSummary(job_id=job_id, frames_received=received, frames_missing=missing, state=state)
 
-    def _upload_frame(self, job_id: str, frame: int, buffer: memoryview,
-                      chunk_bytes: int) -> Optional[inpaint_pb2.UploadSummary]:
+    def _upload_frame(self, job_id: str, frame: int, buffer: memoryview, chunk_bytes: int,
+                      reference: bool = False) -> Optional[inpaint_pb2.UploadSummary]:
         """One frame in one call; None when a retry found the frame already there."""
         attempts = []
 
         def call() -> Optional[inpaint_pb2.UploadSummary]:
             attempts.append(1)
             try:
-                return self._stub.UploadFrames(_frame_chunks(job_id, frame, buffer, chunk_bytes),
+                return self._stub.UploadFrames(_frame_chunks(job_id, frame, buffer, chunk_bytes, reference),
                                                timeout=self._transfer_timeout(len(buffer)), metadata=self._metadata)
             except grpc.RpcError as err:
                 if len(attempts) > 1 and _code(err) == grpc.StatusCode.ALREADY_EXISTS:

@@ -231,7 +231,8 @@ _OPTIONS = (
     Option(
         "fill", str, "where the fill of a hole comes from: guided (default) = the other frames of the shot, followed "
         "along optical flow, wherever one of them shows the pixel, then corrected by a network trained on the "
-        "shot (on progressive, large-frame jobs the network fills only what no frame shows); paper = the network alone, as in the paper (the results of earlier versions); propagation = "
+        "shot (on progressive, large-frame jobs the network fills only what no frame shows); paper = the "
+        "network alone, as in the paper (the results of earlier versions); propagation = "
         "the other frames alone, no training (fast: where no frame shows the pixel it is smeared in from the hole's "
         "edge)",
         default="guided", choices=("guided", "paper", "propagation"), library="fill", library_on=JOB_SPEC,

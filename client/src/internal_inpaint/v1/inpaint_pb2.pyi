@@ -75,26 +75,40 @@ class FrameLayout(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[_Iterable[str]] = ..., pixel_type: _Optional[_Union[PixelType, str]] = ...) -> None: ...
 
 class UploadSource(_message.Message):
-    __slots__ = ("frames", "layout")
+    __slots__ = ("frames", "layout", "reference_frames")
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FRAMES_FIELD_NUMBER: _ClassVar[int]
     frames: _containers.RepeatedScalarFieldContainer[int]
     layout: FrameLayout
-    def __init__(self, frames: _Optional[_Iterable[int]] = ..., layout: _Optional[_Union[FrameLayout, _Mapping]] = ...) -> None: ...
+    reference_frames: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, frames: _Optional[_Iterable[int]] = ..., layout: _Optional[_Union[FrameLayout, _Mapping]] = ..., reference_frames: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Reference(_message.Message):
+    __slots__ = ("frame", "image", "matte")
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    MATTE_FIELD_NUMBER: _ClassVar[int]
+    frame: int
+    image: str
+    matte: str
+    def __init__(self, frame: _Optional[int] = ..., image: _Optional[str] = ..., matte: _Optional[str] = ...) -> None: ...
 
 class PathSource(_message.Message):
-    __slots__ = ("plate", "matte", "output", "frames", "overwrite")
+    __slots__ = ("plate", "matte", "output", "frames", "overwrite", "references")
     PLATE_FIELD_NUMBER: _ClassVar[int]
     MATTE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
     plate: str
     matte: str
     output: str
     frames: str
     overwrite: bool
-    def __init__(self, plate: _Optional[str] = ..., matte: _Optional[str] = ..., output: _Optional[str] = ..., frames: _Optional[str] = ..., overwrite: bool = ...) -> None: ...
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    def __init__(self, plate: _Optional[str] = ..., matte: _Optional[str] = ..., output: _Optional[str] = ..., frames: _Optional[str] = ..., overwrite: bool = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
 
 class MatteSettings(_message.Message):
     __slots__ = ("channel", "threshold", "dilate", "mask_frame")
@@ -187,32 +201,36 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., iteration: _Optional[int] = ..., iterations: _Optional[int] = ..., loss: _Optional[float] = ..., frames_total: _Optional[int] = ..., frames_received: _Optional[int] = ..., frames_written: _Optional[int] = ..., queue_position: _Optional[int] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class FrameChunk(_message.Message):
-    __slots__ = ("job_id", "frame", "offset", "frame_size", "data", "sha256")
+    __slots__ = ("job_id", "frame", "offset", "frame_size", "data", "sha256", "reference")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FRAME_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     FRAME_SIZE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     frame: int
     offset: int
     frame_size: int
     data: bytes
     sha256: str
-    def __init__(self, job_id: _Optional[str] = ..., frame: _Optional[int] = ..., offset: _Optional[int] = ..., frame_size: _Optional[int] = ..., data: _Optional[bytes] = ..., sha256: _Optional[str] = ...) -> None: ...
+    reference: bool
+    def __init__(self, job_id: _Optional[str] = ..., frame: _Optional[int] = ..., offset: _Optional[int] = ..., frame_size: _Optional[int] = ..., data: _Optional[bytes] = ..., sha256: _Optional[str] = ..., reference: bool = ...) -> None: ...
 
 class UploadSummary(_message.Message):
-    __slots__ = ("job_id", "frames_received", "frames_missing", "state")
+    __slots__ = ("job_id", "frames_received", "frames_missing", "state", "references_missing")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FRAMES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     FRAMES_MISSING_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_MISSING_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     frames_received: _containers.RepeatedScalarFieldContainer[int]
     frames_missing: _containers.RepeatedScalarFieldContainer[int]
     state: JobState
-    def __init__(self, job_id: _Optional[str] = ..., frames_received: _Optional[_Iterable[int]] = ..., frames_missing: _Optional[_Iterable[int]] = ..., state: _Optional[_Union[JobState, str]] = ...) -> None: ...
+    references_missing: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_id: _Optional[str] = ..., frames_received: _Optional[_Iterable[int]] = ..., frames_missing: _Optional[_Iterable[int]] = ..., state: _Optional[_Union[JobState, str]] = ..., references_missing: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class WatchJobRequest(_message.Message):
     __slots__ = ("job_id", "after_sequence", "previews")
