@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import nuke
 
@@ -48,17 +48,22 @@ def connect(client_module: Any, address: str, **options: Any) -> Any:
     return client_module.InpaintClient(address, token=environment_token(), **options)
 
 
-def reuse_key(files: Iterable[str], settings: Settings) -> str:
-    """SHA-256 over the rendered inputs' pixels and the settings that change the result.
+def reuse_key(files: Iterable[str], settings: Settings, references: Iterable[str] = ()) -> str:
+    """SHA-256 over the rendered inputs' pixels (the plate ``files``, then the rendered ``references``) and the
+    settings that change the result.
 
     The hashing is ``internal_inpaint_client.reuse_key`` (shared with the Resolve plugin). The fill and the
     seen channel joined the fields when the default fill became "guided": a node saved before then holds a
     result of the "paper" fill, whose key must not match a press under the new default, so it runs once more.
+    The reference frames join the fields only when there are some, so a press without references keys as before
+    and still reuses a result finished before references existed.
     """
-    fields = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
-              "mask_channel": settings.mask_channel, "frames": settings.frames, "fill": settings.fill,
-              "seen_channel": settings.seen_channel}
-    return shared_reuse_key(files, fields, version=KEY_VERSION)
+    fields: Dict[str, object] = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
+                                 "mask_channel": settings.mask_channel, "frames": settings.frames,
+                                 "fill": settings.fill, "seen_channel": settings.seen_channel}
+    if settings.reference_frames:
+        fields["reference_frames"] = list(settings.reference_frames)
+    return shared_reuse_key([*files, *references], fields, version=KEY_VERSION)
 
 
 def parse_frames(frames: str) -> Tuple[int, int]:
@@ -129,10 +134,10 @@ class JobRun:
         settings, rendered = self.settings, self.rendered
         try:
             self._post(self._status, "Hashing the rendered inputs...")
-            key = reuse_key(rendered.files, settings)
+            key = reuse_key(rendered.files, settings, rendered.reference_files)
             previous = self.previous
             if key == previous.key and outputs_exist(previous.output, previous.frames):
-                discard(rendered.folder, rendered.files)
+                discard(rendered.folder, rendered.all_files)
                 self._post(self._done, previous.job_id, previous.output, previous.frames, True)
                 return
             client_module = load_client()
@@ -147,14 +152,16 @@ class JobRun:
                 job_id = self._running_job(client, client_module, key)
                 if job_id:  # the same inputs are still being worked on: follow that job
                     output, frames = previous.output, previous.frames
-                    discard(rendered.folder, rendered.files)
+                    discard(rendered.folder, rendered.all_files)
                 elif self._cancel.is_set():
                     raise Cancelled("Cancelled before the job was submitted.")
                 else:
+                    # references only when there are some: a press without them makes the call it always made
+                    extra: Dict[str, Any] = {"references": dict(rendered.references)} if rendered.references else {}
                     job_id = client.submit_paths(
                         rendered.plate, rendered.output, frames=frames, matte_channel="A", preset=settings.preset,
                         iterations=settings.iterations or None, seed=settings.seed, name=self.label,
-                        fill=settings.fill, seen_channel=settings.seen_channel)
+                        fill=settings.fill, seen_channel=settings.seen_channel, **extra)
                 self.job_id = job_id
                 self._post(self._submitted, job_id, key, output, frames)
                 self._follow(client)
@@ -247,12 +254,12 @@ class JobRun:
         client = _loaded_client()
         if isinstance(error, Cancelled) or (client is not None and isinstance(error, client.JobCancelled)):
             if not self.job_id:
-                discard(self.rendered.folder, self.rendered.files)
+                discard(self.rendered.folder, self.rendered.all_files)
             self._post(self._report, f"Cancelled: job {self.job_id}, view {self.settings.view}: {error}"
                        if self.job_id else f"Cancelled: {error}")
             return
         if not self.job_id:  # no job reads these frames: do not leave them behind
-            discard(self.rendered.folder, self.rendered.files)
+            discard(self.rendered.folder, self.rendered.all_files)
         if client is not None and isinstance(error, client.JobFailed):
             message = f"Job {self.job_id} failed: {error}"
         elif isinstance(error, (ServerDown, InputProblem, OSError, ValueError, ImportError)) or (
@@ -288,7 +295,9 @@ class JobRun:
             for knob, value in ((ii.JOB_ID, job_id), (ii.JOB_KEY, key), (ii.JOB_OUTPUT, output),
                                 (ii.JOB_FRAMES, frames)):
                 self.group[knob].setValue(value)
-        self._report(f"Job {job_id} submitted (view {self.settings.view}); output {output}")
+        painted = self.settings.reference_frames
+        painted_text = f", reference frames {','.join(map(str, painted))}" if painted else ""
+        self._report(f"Job {job_id} submitted (view {self.settings.view}{painted_text}); output {output}")
 
     def _done(self, job_id: str, output: str, frames: str, reused: bool) -> None:
         view = self.settings.view

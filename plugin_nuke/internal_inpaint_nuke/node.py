@@ -6,13 +6,17 @@ Inside the Group::
                       │   matte (Input 1, or the plate) ► Copy "MatteToAlpha" (A)
                       ├──────────────────────────────► Switch "Result" (0: pass-through)
                       └──────────────► JoinViews "PerView" (the other views' inputs)
+    reference (Input 2) ─────────────► Copy "ReferenceMatteToAlpha" (B) ─► Write "RenderReference"
+                          matte (Input 1, or the plate) ► Copy "ReferenceMatteToAlpha" (A)
     Read "CleanPlate" ─► Copy "RestoreAlpha" (B; A = plate) ─► JoinViews "PerView" (the chosen view's input)
                                                    JoinViews "PerView" ─► Switch "Result" (1) ─► Output
 
-The Write stays disabled except while the plugin renders through it, so "Render all" and farm
-submissions of the script never run it. In a multi-view script only the view picked in the ``view`` knob is
-rendered, trained and read back; JoinViews (one input per view of the script) shows the clean plate in that view
-and passes the plate through in the others.
+The Writes stay disabled except while the plugin renders through them, so "Render all" and farm
+submissions of the script never run them. The reference input carries clean frames an artist painted (clean
+plates) for the frames listed in the "reference frames" knob: they are rendered with the plate's Write settings and
+the same matte in alpha, so they have the plate's channels and pixel type, as the server requires.
+In a multi-view script only the view picked in the ``view`` knob is rendered, trained and read back; JoinViews
+(one input per view of the script) shows the clean plate in that view and passes the plate through in the others.
 """
 
 from __future__ import annotations
@@ -29,14 +33,17 @@ from .install import NODE_NAME
 RANGE_MODES = ("input", "project", "custom")
 
 # Internal nodes.
-PLATE_INPUT, MATTE_INPUT = "plate", "matte"
+PLATE_INPUT, MATTE_INPUT, REFERENCE_INPUT = "plate", "matte", "reference"
+REFERENCE_INDEX = 2  # the reference input's number (Nuke numbers a Group's Inputs in creation order)
 MATTE_COPY, WRITE, READ, RESTORE_ALPHA, SWITCH = "MatteToAlpha", "RenderInputs", "CleanPlate", "RestoreAlpha", "Result"
+REFERENCE_COPY, REFERENCE_WRITE = "ReferenceMatteToAlpha", "RenderReference"  # absent from nodes saved before them
 PER_VIEW = "PerView"  # absent from nodes saved before views were supported: made on the first result
 
 # Knobs.
 SERVER, MASK_CHANNEL, RANGE_MODE, FIRST, LAST = "server", "mask_channel", "frame_range", "first", "last"
 PRESET, ITERATIONS, SEED, JOB_FOLDER = "preset", "iterations", "seed", "job_folder"
 FILL, SEEN, VIEW = "fill", "seen_channel", "view"  # absent from nodes saved before they existed: their defaults
+REFERENCE_FRAMES = "reference_frames"  # absent from nodes saved before it existed: no references
 FILL_MODES: tuple = OPTIONS["fill"].choices
 DEFAULT_FILL = str(OPTIONS["fill"].default)
 INPAINT_BUTTON, CANCEL_BUTTON, STATUS, JOB_ID = "inpaint", "cancel", "status", "job_id"
@@ -86,15 +93,11 @@ def build(group: nuke.Group) -> None:
             nuke.delete(existing)
         plate = nuke.nodes.Input(name=PLATE_INPUT)
         matte = nuke.nodes.Input(name=MATTE_INPUT)
+        reference = nuke.nodes.Input(name=REFERENCE_INPUT)
         copy = _copy_alpha(MATTE_COPY, plate, matte)
-        write = nuke.nodes.Write(name=WRITE)
-        write["file_type"].setValue("exr")
-        write["datatype"].setValue("16 bit half")
-        write["channels"].setValue("all")
-        write["metadata"].setValue("default metadata")  # no per-render fields: same inputs, same bytes
-        write["create_directories"].setValue(True)
-        write["disable"].setValue(True)
-        write.setInput(0, copy)
+        write = _render_write(WRITE, copy)
+        reference_copy = _copy_alpha(REFERENCE_COPY, reference, matte)
+        reference_write = _render_write(REFERENCE_WRITE, reference_copy)
         read = nuke.nodes.Read(name=READ)
         read["on_error"].setValue("black")
         restore = _copy_alpha(RESTORE_ALPHA, read, plate)
@@ -104,9 +107,23 @@ def build(group: nuke.Group) -> None:
         switch.setInput(1, _per_view(plate))
         output = nuke.nodes.Output()
         output.setInput(0, switch)
-        for node in (plate, matte, copy, write, read, restore, switch, output):
+        for node in (plate, matte, reference, copy, write, reference_copy, reference_write, read, restore, switch,
+                     output):
             node.autoplace()  # laid out for whoever opens the Group
     _add_knobs(group)
+
+
+def _render_write(name: str, source: nuke.Node) -> nuke.Node:
+    """A disabled Write of ``source`` with the settings every render of the plugin uses (render.setup_write)."""
+    write = nuke.nodes.Write(name=name)
+    write["file_type"].setValue("exr")
+    write["datatype"].setValue("16 bit half")
+    write["channels"].setValue("all")
+    write["metadata"].setValue("default metadata")  # no per-render fields: same inputs, same bytes
+    write["create_directories"].setValue(True)
+    write["disable"].setValue(True)
+    write.setInput(0, source)
+    return write
 
 
 def _copy_alpha(name: str, b: nuke.Node, a: nuke.Node) -> nuke.Node:
@@ -168,6 +185,12 @@ def _add_knobs(group: nuke.Group) -> None:
         f"Add a channel {SEEN_CHANNEL} to the result: 1 where the fill was taken from another frame (real pixels), "
         "0 where it was invented, and 0 outside the matte. View it to see which parts of the fill to check first. "
         "The other channels are the same either way.")
+    add(nuke.String_Knob(REFERENCE_FRAMES, "reference frames"), "",
+        "Frames of the reference input (input 2) that hold a clean frame painted by hand, e.g. 1012 or 1012,1040 "
+        "(1010-1012 for a run), all within the frame range. Each listed frame is rendered from the reference input "
+        "with the plate's Write settings (its channels and pixel type) and sent with the job: its painted pixels are "
+        "kept exactly in the result and the fill of the other frames learns from them. The reference must be in the "
+        "plate's format (size) and channels. Empty: no references.")
     add(nuke.File_Knob(JOB_FOLDER, "job folder"), DEFAULT_JOB_FOLDER,
         "Each press renders the inputs into a new subfolder here and the server writes the clean plate "
         "beside them. The server must be started with --allow-root covering this folder.")

@@ -6,12 +6,13 @@ import os
 import re
 import time
 import uuid
-from dataclasses import dataclass
-from typing import List, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import nuke
 
-from internal_inpaint_client.plugin_support import discard
+from internal_inpaint_client.plugin_support import discard, frame_runs
+from internal_inpaint_client.plugin_support import parse_frame_list as shared_parse_frame_list
 
 from . import node as ii
 
@@ -35,6 +36,7 @@ class Settings:
     fill: str = ii.DEFAULT_FILL
     seen_channel: bool = False
     view: str = "main"  # the one view rendered, trained and read back
+    reference_frames: Tuple[int, ...] = ()  # frames of the reference input painted by hand, sorted
 
     @property
     def frames(self) -> str:
@@ -57,6 +59,17 @@ class Rendered:
     plate: str         # <folder>/plate.####.exr
     output: str        # <folder>/clean.####.exr (written by the server)
     files: List[str]   # the rendered plate files, in frame order
+    references: Dict[int, str] = field(default_factory=dict)  # frame -> <folder>/reference.####.exr of that frame
+
+    @property
+    def reference_files(self) -> List[str]:
+        """The rendered reference files, in frame order."""
+        return [self.references[frame] for frame in sorted(self.references)]
+
+    @property
+    def all_files(self) -> List[str]:
+        """Every file rendered for this press (what to remove when no job reads them)."""
+        return self.files + self.reference_files
 
 
 def frame_path(pattern: str, frame: int) -> str:
@@ -86,7 +99,41 @@ def read_settings(group: nuke.Group) -> Settings:
                     preset=group[ii.PRESET].value(), iterations=iterations, seed=int(group[ii.SEED].value()),
                     job_folder=os.path.abspath(os.path.expanduser(folder)), fill=fill,
                     seen_channel=bool(seen_knob.value()) if seen_knob is not None else False,
-                    view=selected_view(group))
+                    view=selected_view(group), reference_frames=reference_frames(group, first, last))
+
+
+def parse_frame_list(text: str) -> Tuple[int, ...]:
+    """``"1012"``, ``"1012,1040"``, ``"1040 1012"`` or ``"1010-1012"``: the frames, sorted, each once (``""``: none)."""
+    try:
+        return shared_parse_frame_list(text)
+    except ValueError as exc:
+        raise InputProblem(str(exc)) from None
+
+
+def reference_frames(group: nuke.Group, first: int, last: int) -> Tuple[int, ...]:
+    """The frames of the reference knob, checked against the reference input and the job's frame range."""
+    found = group.knob(ii.REFERENCE_FRAMES)  # None on a node saved before references: none
+    frames = parse_frame_list(str(found.value())) if found is not None else ()
+    reference = group.input(ii.REFERENCE_INDEX) if found is not None else None
+    if frames and reference is None:
+        raise InputProblem(f"reference frames lists {format_frames(frames)}, but nothing is connected to the "
+                           "reference input (input 2): connect the painted frames, or clear reference frames.")
+    if reference is not None and not frames:
+        raise InputProblem("The reference input is connected but reference frames is empty: list the painted "
+                           "frames (e.g. 1012 or 1012,1040), or disconnect the reference input.")
+    plate = group.input(0)  # Nuke hands out a new Python object per call: compare the nodes by name
+    if reference is not None and plate is not None and reference.fullName() == plate.fullName():
+        raise InputProblem("The reference input is the plate itself: connect the painted frames (e.g. a RotoPaint "
+                           "over the plate, or a Read of the painted files).")
+    outside = [frame for frame in frames if not first <= frame <= last]
+    if outside:
+        raise InputProblem(f"Reference frame {format_frames(outside)} is outside the job's frames {first}-{last}: "
+                           "list only frames of the frame range, or change the range.")
+    return frames
+
+
+def format_frames(frames: Sequence[int]) -> str:
+    return ",".join(str(frame) for frame in frames)
 
 
 def selected_view(group: nuke.Group) -> str:
@@ -127,7 +174,8 @@ def read_previous(group: nuke.Group) -> Previous:
 
 
 def render_inputs(group: nuke.Group, settings: Settings) -> Rendered:
-    """Render plate + matte (in alpha) of the chosen view for the range into a new subfolder of the job folder."""
+    """Render plate + matte (in alpha) of the chosen view for the range into a new subfolder of the job folder, and
+    the reference input (the same matte in alpha, the same Write settings) at exactly the reference frames."""
     plate = plate_input(group)
     matte = group.input(1)
     source = matte if matte is not None else plate
@@ -135,36 +183,86 @@ def render_inputs(group: nuke.Group, settings: Settings) -> Rendered:
     if settings.mask_channel not in channels:
         which = "matte input" if matte is not None else "plate (the matte input is unconnected)"
         raise InputProblem(f"The {which} has no channel {settings.mask_channel}; it has: {', '.join(channels)}.")
+    matte_source = ii.MATTE_INPUT if matte is not None else ii.PLATE_INPUT
     copy, write = ii.internal(group, ii.MATTE_COPY), ii.internal(group, ii.WRITE)
-    copy.setInput(1, ii.internal(group, ii.MATTE_INPUT if matte is not None else ii.PLATE_INPUT))
-    copy["from0"].setValue(settings.mask_channel)
-    copy["to0"].setValue("rgba.alpha")
+    _matte_into_alpha(group, copy, matte_source, settings.mask_channel)
+    reference_write = None
+    if settings.reference_frames:
+        check_reference_channels(plate, group.input(ii.REFERENCE_INDEX))
+        reference_write = ii.internal(group, ii.REFERENCE_WRITE)
+        _matte_into_alpha(group, ii.internal(group, ii.REFERENCE_COPY), matte_source, settings.mask_channel)
 
     stamp = time.strftime("%Y%m%d_%H%M%S")
     folder = os.path.join(settings.job_folder, f"{group.name()}_{stamp}_{uuid.uuid4().hex[:8]}")
     os.makedirs(folder)
     pattern = os.path.join(folder, "plate.####.exr")
-    write["file"].setValue(pattern.replace(os.sep, "/"))
-    write["file_type"].setValue("exr")
-    write["datatype"].setValue("16 bit half")
-    write["channels"].setValue("all")
-    write["views"].setValue(settings.view)  # one view, one single-part EXR per frame: what the server reads
+    setup_write(write, pattern, settings.view)
+    files = [frame_path(pattern, frame) for frame in range(settings.first, settings.last + 1)]
+    reference_pattern = os.path.join(folder, "reference.####.exr")
+    references = {frame: frame_path(reference_pattern, frame) for frame in settings.reference_frames}
+    writes = [write]
+    if reference_write is not None:
+        setup_write(reference_write, reference_pattern, settings.view)  # the plate's settings: the server's rule
+        writes.append(reference_write)
     proxy = nuke.root()["proxy"]
     was_proxy = proxy.value()
-    write["disable"].setValue(False)
-    files = [frame_path(pattern, frame) for frame in range(settings.first, settings.last + 1)]
+    for enabled in writes:
+        enabled["disable"].setValue(False)
     try:
         proxy.setValue(False)  # the server needs full-resolution frames
         nuke.execute(write, settings.first, settings.last, views=[settings.view])
-        missing = [path for path in files if not os.path.isfile(path)]
-        if missing:
-            raise InputProblem(f"Rendering the inputs did not write {missing[0]} ({len(missing)} frames missing).")
+        _check_written("the inputs", files)
+        if reference_write is not None:
+            for first, last in frame_runs(settings.reference_frames):  # exactly the listed frames
+                nuke.execute(reference_write, first, last, views=[settings.view])
+            _check_written("the reference input", list(references.values()))
     except (RuntimeError, InputProblem) as error:  # Nuke reports render errors and cancelled renders as RuntimeError
-        discard(folder, files)
+        discard(folder, files + list(references.values()))
         raise InputProblem(
             str(error) if isinstance(error, InputProblem) else f"Rendering the inputs failed: {error}"
         ) from None
     finally:
-        write["disable"].setValue(True)
+        for enabled in writes:
+            enabled["disable"].setValue(True)
         proxy.setValue(was_proxy)
-    return Rendered(folder=folder, plate=pattern, output=os.path.join(folder, "clean.####.exr"), files=files)
+    return Rendered(folder=folder, plate=pattern, output=os.path.join(folder, "clean.####.exr"), files=files,
+                    references=references)
+
+
+def _matte_into_alpha(group: nuke.Group, copy: nuke.Node, matte_source: str, mask_channel: str) -> None:
+    """Point ``copy`` (A) at the matte input, or the plate when it is unconnected, copying its mask channel to alpha."""
+    copy.setInput(1, ii.internal(group, matte_source))
+    copy["from0"].setValue(mask_channel)
+    copy["to0"].setValue("rgba.alpha")
+
+
+def setup_write(write: nuke.Node, pattern: str, view: str) -> None:
+    """The settings every render of the plugin uses: half-float EXR, every channel, one view (one single-part EXR
+    per frame: what the server reads). The plate and the reference get the same, so their files match."""
+    write["file"].setValue(pattern.replace(os.sep, "/"))
+    write["file_type"].setValue("exr")
+    write["datatype"].setValue("16 bit half")
+    write["channels"].setValue("all")
+    write["views"].setValue(view)
+
+
+def check_reference_channels(plate: nuke.Node, reference: Optional[nuke.Node]) -> None:
+    """Before rendering: the reference, with the matte copied into its alpha as into the plate's, must have the
+    rendered plate's channels (the server refuses a reference in other channels)."""
+    if reference is None:  # read_settings refuses listed frames without a reference input
+        raise InputProblem("Connect the painted frames to the reference input (input 2).")
+    wanted = sorted(set(plate.channels()) | {"rgba.alpha"})
+    found = sorted(set(reference.channels()) | {"rgba.alpha"})
+    if found != wanted:
+        extra = [c for c in found if c not in wanted]
+        lacking = [c for c in wanted if c not in found]
+        detail = "; ".join(part for part in (f"it lacks {', '.join(lacking)}" if lacking else "",
+                                             f"it has {', '.join(extra)} besides" if extra else "") if part)
+        raise InputProblem(f"The reference input's channels differ from the plate's ({detail}): the painted frames "
+                           "must have the plate's channels (add or remove channels before the reference input).")
+
+
+def _check_written(what: str, paths: List[str]) -> None:
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if missing:
+        raise InputProblem(f"Rendering {what} did not write {missing[0]} ({len(missing)} frames missing).")

@@ -101,9 +101,10 @@ def test_every_tool_and_input_the_plugin_touches_is_in_the_table(tmp_path, clip)
     matte = comp_io.find_tool(comp, "RotoMatte")
     pattern = str(tmp_path / "plate.####.exr")
     comp_io.render_plate(comp, plate, matte, "Red", FIRST, LAST, pattern)
+    comp_io.render_reference(comp, matte, [FIRST, LAST], str(tmp_path / "reference.####.exr"))  # its own Saver
     loader = comp_io.add_result_loader(comp, plate, pattern, FIRST, LAST)
     assert comp_io.existing_result_loader(comp, loader.Name, pattern, FIRST) is loader
-    assert comp.added[already:] == ["MatteControl", "Saver", "Loader"]
+    assert comp.added[already:] == ["MatteControl", "Saver", "Saver", "Loader"]
     touched = set(comp.access_log)
     assert {tool for tool, _ in touched} == {"MatteControl", "Saver", "Loader"}
     unknown = sorted((tool, name) for tool, name in touched if name not in inputs_of(DOCUMENTED, tool))

@@ -195,7 +195,8 @@ def test_every_node_class_and_knob_the_plugin_uses_is_in_the_table(nuke, nuke_pl
     nuke.root()["last_frame"].setValue(1002)
     plate, mask = clip_frames()
     group = inpaint_node(source(np.concatenate([plate, mask[..., None]], -1), RGBA), tmp_path,
-                         f"127.0.0.1:{closed_port()}", **{ii.RANGE_MODE: "project"})
+                         f"127.0.0.1:{closed_port()}", **{ii.RANGE_MODE: "project", ii.REFERENCE_FRAMES: "1002"})
+    group.setInput(ii.REFERENCE_INDEX, source(np.concatenate([plate, mask[..., None]], -1), RGBA))  # and its render
     assert press(group).startswith("Error: No InternalInpaint server answers")  # rendered, then no server
     ii.show_result(group, str(tmp_path / "clean.####.exr"), 1001, 1002, "right")
     nuke_plugin.commands.cancel(group)  # nothing to cancel: reads the job knobs

@@ -151,11 +151,12 @@ def test_init_and_menu_register_a_toolbar_command_that_builds_the_node(nuke, ii)
     group = nuke.toNode("InternalInpaint1")
     assert group is not None and group.Class() == "Group"
     inputs = [n.name() for n in group.nodes() if n.Class() == "Input"]  # Nuke numbers Inputs in creation order
-    assert inputs == ["plate", "matte"] and group.maximumInputs() == 2
+    assert inputs == ["plate", "matte", "reference"] and group.maximumInputs() == 3
     assert group.output() is not None and group.node(ii.SWITCH)["which"].value() == 0  # passes the plate through
     assert group.node(ii.WRITE)["disable"].value()  # never rendered by "Render all"
+    assert group.node(ii.REFERENCE_WRITE)["disable"].value()
     for knob in (ii.SERVER, ii.MASK_CHANNEL, ii.RANGE_MODE, ii.FIRST, ii.LAST, ii.PRESET, ii.ITERATIONS, ii.SEED,
-                 ii.JOB_FOLDER, ii.INPAINT_BUTTON, ii.CANCEL_BUTTON, ii.STATUS, ii.JOB_ID):
+                 ii.JOB_FOLDER, ii.INPAINT_BUTTON, ii.CANCEL_BUTTON, ii.STATUS, ii.JOB_ID, ii.REFERENCE_FRAMES):
         assert group.knob(knob) is not None, knob
     assert group[ii.SERVER].value() == "127.0.0.1:50051"
     assert group[ii.JOB_FOLDER].value().endswith("internal_inpaint_jobs")

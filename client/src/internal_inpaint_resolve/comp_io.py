@@ -24,7 +24,17 @@ import re
 from contextlib import contextmanager
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .job import PluginError, Record, RunningJob, fusion_saver_name, log, missing_frames, sequence_file
+from .job import (
+    PluginError,
+    Record,
+    RunningJob,
+    format_frames,
+    frame_runs,
+    fusion_saver_name,
+    log,
+    missing_frames,
+    sequence_file,
+)
 
 PLATE_TOOL_TYPES = ("Loader", "MediaIn")
 # Matte Control's "Combine" menu (None, Combine Red, Green, Blue, Alpha, Solid, Clear) and "Combine Op" Copy.
@@ -43,6 +53,7 @@ REQF_QUIET = 524288
 RESULT_NAME = "InpaintClean"
 PLUGIN_TOOL_PREFIX = "InternalInpaint"  # the temporary Saver and Matte Control are named so
 SAVER_NAME = PLUGIN_TOOL_PREFIX + "PlateSaver"
+REFERENCE_SAVER_NAME = PLUGIN_TOOL_PREFIX + "ReferenceSaver"
 MATTE_COPY_NAME = PLUGIN_TOOL_PREFIX + "MatteCopy"
 DATA_PREFIX = "InternalInpaint"  # comp data: InternalInpaint.<plate tool> = the plate's last finished job
 RUNNING_DATA = "InternalInpaintRunning"  # comp data: the submitted job not yet seen to end (one per comp)
@@ -221,15 +232,15 @@ def only_saver(comp: Any, saver: Any) -> Iterator[None]:
             other.SetAttrs({"TOOLB_PassThrough": False})
 
 
-def _render(comp: Any, first: int, last: int) -> None:
+def _render(comp: Any, first: int, last: int, what: str = "the plate") -> None:
     """Render first..last (the plugin's Saver only, see only_saver), quietly; a PluginError when it failed."""
     try:
         result = comp.Render({"Start": first, "End": last, "Wait": True, "Flags": REQF_QUIET})
     except Exception as exc:  # noqa: BLE001 - whatever Fusion raises, the user gets one line
-        raise PluginError(f"Fusion stopped rendering the plate: {type(exc).__name__}: {exc}. See Fusion's "
+        raise PluginError(f"Fusion stopped rendering {what}: {type(exc).__name__}: {exc}. See Fusion's "
                           "console for the tool that failed.") from None
     if not result:  # nil (None) or False: the render failed or was stopped
-        raise PluginError(f"Fusion did not render the plate (comp.Render answered {result!r}): a tool failed on "
+        raise PluginError(f"Fusion did not render {what} (comp.Render answered {result!r}): a tool failed on "
                           "some frame, or the render was stopped. See Fusion's console for the tool and frame.")
 
 
@@ -268,6 +279,45 @@ def render_plate(comp: Any, plate: Any, matte: Optional[Any], matte_channel: str
                           "see Fusion's console.")
 
 
+def render_reference(comp: Any, reference: Any, frames: Sequence[int], reference_pattern: str) -> List[str]:
+    """Render ``reference`` (the painted frames) at exactly ``frames`` to ``reference_pattern``, through a Saver with
+    the plate's settings (OpenEXR half, RGBA: the plate's channels and pixel type, as the server requires).
+
+    Each run of consecutive frames is one quiet render of the plugin's Saver alone; the Saver is deleted afterwards,
+    and the user's connections and Savers' pass-through are as before, whatever failed. Returns the files, in frame
+    order.
+    """
+    frames = sorted(set(int(f) for f in frames))
+    if not frames:
+        return []
+    folder = os.path.dirname(reference_pattern)
+    os.makedirs(folder, exist_ok=True)
+    near = _position(comp, reference)
+    what = f"the reference {tool_name(reference)}"
+    with kept_connections(comp):
+        temporary: List[Any] = []
+        comp.StartUndo("InternalInpaint: render reference")
+        try:
+            comp.Lock()
+            try:
+                saver = _plate_saver(comp, temporary, reference, reference_pattern, near, REFERENCE_SAVER_NAME)
+            finally:
+                comp.Unlock()
+            log(f"Rendering {tool_name(reference)} frames {format_frames(frames)} to {reference_pattern}")
+            with only_saver(comp, saver):
+                for first, last in frame_runs(frames):
+                    _render(comp, first, last, what)
+        finally:
+            _delete(temporary)
+            comp.EndUndo(True)
+    files = [sequence_file(reference_pattern, frame) for frame in frames]
+    missing = [frame for frame, path in zip(frames, files) if not os.path.isfile(path)]
+    if missing:
+        raise PluginError(f"Rendering {what} to {folder} failed (frames {format_frames(missing)} are missing); see "
+                          "Fusion's console.")
+    return files
+
+
 def _matte_copy(comp: Any, temporary: List[Any], plate: Any, matte: Any, channel: str,
                 near: Optional[Tuple[float, float]]) -> Any:
     """A Matte Control putting ``matte``'s channel in the plate's alpha, RGB untouched."""
@@ -284,11 +334,12 @@ def _matte_copy(comp: Any, temporary: List[Any], plate: Any, matte: Any, channel
 
 
 def _plate_saver(comp: Any, temporary: List[Any], source: Any, plate_pattern: str,
-                 near: Optional[Tuple[float, float]]) -> Any:
-    """A Saver writing ``source`` to half-float RGBA EXRs; OutputFormat first: the format's inputs come with it."""
+                 near: Optional[Tuple[float, float]], name: str = SAVER_NAME) -> Any:
+    """A Saver writing ``source`` to half-float RGBA EXRs; OutputFormat first: the format's inputs come with it.
+    The plate and the references are written by such a Saver alike, so their files match."""
     saver = _add_tool(comp, "Saver", near, 2, 1)
     temporary.append(saver)
-    saver.SetAttrs({"TOOLS_Name": SAVER_NAME})
+    saver.SetAttrs({"TOOLS_Name": name})
     saver.ConnectInput("Input", source)
     channels = ("Red", "Green", "Blue", "Alpha")
     set_inputs(saver, [("Clip", fusion_saver_name(plate_pattern)), ("OutputFormat", "OpenEXRFormat"),

@@ -26,6 +26,9 @@ from .job import (
     FILL_TIPS,
     PLATE_NAME,
     PRESETS,
+    REFERENCE_FRAMES_TIP,
+    REFERENCE_NAME,
+    REFERENCE_TIP,
     SEEN_TIP,
     JobRunner,
     JobSettings,
@@ -40,7 +43,9 @@ from .job import (
     format_range,
     job_key,
     log,
+    parse_frame_list,
     parse_range,
+    sequence_file,
     sequence_files,
     unique_job_dir,
 )
@@ -48,6 +53,7 @@ from .job import (
 WINDOW_ID = "InternalInpaintWin"
 TIMER_ID = "InternalInpaintPoll"
 PLATE_ALPHA = "(plate's alpha)"
+REFERENCE_NONE = "None"  # the Reference choice for no painted frames
 RANGE_COMP = "Comp render range"
 RANGE_CUSTOM = "Custom"
 POLL_MS = 250
@@ -88,11 +94,14 @@ class Dialog:
 
         self.win = self.disp.AddWindow(
             {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object",
-             "Geometry": [200, 200, 520, 530]},
+             "Geometry": [200, 200, 520, 590]},
             ui.VGroup([
                 row("Plate", ui.ComboBox({"ID": "Plate"})),
                 row("Matte", ui.ComboBox({"ID": "Matte"})),
                 row("Matte channel", ui.ComboBox({"ID": "MatteChannel"})),
+                row("Reference", ui.ComboBox({"ID": "Reference", "ToolTip": REFERENCE_TIP})),
+                row("Reference frames", ui.LineEdit({"ID": "ReferenceFrames", "Text": "",
+                                                     "ToolTip": REFERENCE_FRAMES_TIP})),
                 row("Frames", ui.ComboBox({"ID": "RangeMode"})),
                 row("Custom range", ui.LineEdit({"ID": "Range", "Text": format_range(int(first), int(last))})),
                 row("Preset", ui.ComboBox({"ID": "Preset"})),
@@ -134,8 +143,9 @@ class Dialog:
     def _fill_choices(self) -> None:
         plates = [comp_io.tool_name(t) for t in comp_io.plate_tools(self.comp)]
         self.items["Plate"].AddItems(plates)
-        self.items["Matte"].AddItems(
-            [PLATE_ALPHA] + sorted(comp_io.tool_name(t) for t in comp_io.image_tools(self.comp)))
+        tools = sorted(comp_io.tool_name(t) for t in comp_io.image_tools(self.comp))
+        self.items["Matte"].AddItems([PLATE_ALPHA] + tools)
+        self.items["Reference"].AddItems([REFERENCE_NONE] + tools)  # None preselected: no painted frames
         self.items["MatteChannel"].AddItems(list(comp_io.MATTE_CHANNELS))
         self.items["RangeMode"].AddItems([RANGE_COMP, RANGE_CUSTOM])
         self.items["Preset"].AddItems(list(PRESETS))
@@ -198,11 +208,14 @@ class Dialog:
             first, last = parse_range(it["Range"].Text)
         else:
             first, last = check_range(*comp_io.render_range(self.comp))
+        reference = it["Reference"].CurrentText
         return JobSettings(address=it["Address"].Text, job_folder=it["JobFolder"].Text, first=first, last=last,
                            preset=it["Preset"].CurrentText or DEFAULT_PRESET, iterations=int(it["Iterations"].Value),
                            seed=int(it["Seed"].Value), dilate=int(it["Dilate"].Value),
                            fill=it["Fill"].CurrentText or DEFAULT_FILL,
-                           seen_channel=bool(it["SeenChannel"].Checked)).validate()
+                           seen_channel=bool(it["SeenChannel"].Checked),
+                           reference="" if reference in ("", REFERENCE_NONE) else reference,
+                           reference_frames=parse_frame_list(it["ReferenceFrames"].Text)).validate()
 
     # -- events ---------------------------------------------------------------------
 
@@ -226,6 +239,10 @@ class Dialog:
             raise PluginError("The matte is the plate itself: pick the tool with the matte, or the plate's alpha.")
         channel = self.items["MatteChannel"].CurrentText or "Alpha"
         settings.matte_channel = channel if matte is not None else "Alpha"
+        reference = comp_io.find_tool(self.comp, settings.reference) if settings.reference else None
+        if reference is not None and settings.reference == plate_name:
+            raise PluginError("The reference is the plate itself: pick the tool with the painted frames (a Paint "
+                              "over the plate, or a Loader of the painted files), or None.")
         settings.name = f"{comp_io.comp_name(self.comp)} {plate_name} {settings.frames}"
         self.result_loader = None
         # Reusable: the plate's last finished job, its frames all there; decided by the key after rendering.
@@ -235,6 +252,7 @@ class Dialog:
         runner = self.runner_factory(settings)
         folder, key = "", ""
         files: List[str] = []
+        references: Dict[int, str] = {}
         try:
             if previous is None:  # nothing to reuse: no rendering for a server that is not there
                 self._check_server(runner)
@@ -244,10 +262,16 @@ class Dialog:
             files = sequence_files(plate_pattern, settings.first, settings.last)
             self.show(f"Rendering {plate_name} frames {settings.frames}...", "")
             comp_io.render_plate(self.comp, plate, matte, channel, settings.first, settings.last, plate_pattern)
+            if reference is not None:
+                reference_pattern = os.path.join(folder, REFERENCE_NAME)
+                references = {f: sequence_file(reference_pattern, f) for f in settings.reference_frames}
+                self.show(f"Rendering the reference {settings.reference} frames "
+                          f"{','.join(map(str, settings.reference_frames))}...")
+                comp_io.render_reference(self.comp, reference, settings.reference_frames, reference_pattern)
             self.show("Hashing the rendered frames...")
-            key = job_key(files, settings)
+            key = job_key(files, settings, [references[f] for f in sorted(references)])
             if previous is not None and key == previous.key:
-                discard(folder, files)
+                discard(folder, files + list(references.values()))
                 runner.close()
                 self.job = {"plate": plate, "plate_name": plate_name, "matte": matte_name if matte else "",
                             "key": key, "output": previous.output, "first": previous.first, "last": previous.last,
@@ -258,11 +282,11 @@ class Dialog:
             if previous is not None:
                 self._check_server(runner)
             self.show("Submitting the job...")
-            runner.submit(plate_pattern, output_pattern)
+            runner.submit(plate_pattern, output_pattern, references)
         except Exception:
             runner.close()
             if folder and not runner.job_id:  # no job will read them
-                discard(folder, files)
+                discard(folder, files + list(references.values()))
             raise
         self.runner = runner
         self.job = {"plate": plate, "plate_name": plate_name, "matte": matte_name if matte else "", "key": key,

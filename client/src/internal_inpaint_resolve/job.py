@@ -25,14 +25,17 @@ from internal_inpaint_client.plugin_support import (
     PRESETS,
     discard,  # noqa: F401 - the dialog's, with the rest from here
     environment_token,
+    frame_runs,  # noqa: F401 - comp_io's, with the rest from here
     serve_command,
 )
+from internal_inpaint_client.plugin_support import parse_frame_list as shared_parse_frame_list
 from internal_inpaint_client.reuse_key import reuse_key
 
 PREFIX = "[InternalInpaint]"
 DEFAULT_PRESET = "standard"
 PLATE_NAME = "plate.####.exr"
 CLEAN_NAME = "clean.####.exr"
+REFERENCE_NAME = "reference.####.exr"  # the painted frames, rendered with the plate's Saver settings
 PADDING = 4
 FILL_MODES: Tuple[str, ...] = OPTIONS["fill"].choices  # guided, paper, propagation (the options schema's)
 DEFAULT_FILL: str = OPTIONS["fill"].default
@@ -46,6 +49,12 @@ FILL_TIPS = {
 }
 SEEN_TIP = (f"Add a channel {SEEN_CHANNEL} to the clean frames: 1 where the fill was taken from another frame, 0 "
             "where it was invented and outside the matte (the other channels are the same either way).")
+REFERENCE_TIP = ("A tool showing clean frames painted by hand (clean plates) at the Reference frames below. Those "
+                 "frames are rendered from it with the plate's Saver settings and sent with the job: their painted "
+                 "pixels are kept exactly in the result and the fill of the other frames learns from them. They "
+                 "must be at the plate's resolution.")
+REFERENCE_FRAMES_TIP = ("The frames of the Reference tool that were painted, e.g. 1012 or 1012,1040 (1010-1012 for a "
+                        "run), all within the frames rendered. Empty with Reference None.")
 # Bump when what is rendered, or how it is keyed, changes: keys remembered in comps then stop matching.
 KEY_VERSION = "internal-inpaint-resolve/1"
 
@@ -104,6 +113,19 @@ def format_range(first: int, last: int) -> str:
     return f"{first}-{last}"
 
 
+def parse_frame_list(text: str) -> Tuple[int, ...]:
+    """'1012', '1012,1040', '1040 1012' or '1010-1012': the frames, sorted, each once ('' -> none); no negatives,
+    as the frame range has none."""
+    try:
+        return shared_parse_frame_list(text, allow_negative=False)
+    except ValueError as exc:
+        raise PluginError(str(exc)) from None
+
+
+def format_frames(frames: Iterable[int]) -> str:
+    return ",".join(str(frame) for frame in frames)
+
+
 @dataclass
 class JobSettings:
     """What the dialog collected; ``validate`` turns it into something a job can run from."""
@@ -121,6 +143,8 @@ class JobSettings:
     token: Optional[str] = None
     fill: str = DEFAULT_FILL  # one of FILL_MODES
     seen_channel: bool = False  # the clean frames get SEEN_CHANNEL
+    reference: str = ""  # the tool showing the painted frames, "" for none
+    reference_frames: Tuple[int, ...] = ()  # its frames that were painted, sorted
 
     def validate(self) -> "JobSettings":
         self.address = (self.address or "").strip()
@@ -138,27 +162,49 @@ class JobSettings:
         if self.iterations < 0 or self.dilate < 0 or self.seed < 0:
             raise PluginError("Iterations, seed and matte growth cannot be negative.")
         check_range(self.first, self.last)
+        self._check_references()
         return self
+
+    def _check_references(self) -> None:
+        self.reference_frames = tuple(sorted(set(int(f) for f in self.reference_frames)))
+        frames, reference = self.reference_frames, self.reference
+        if frames and not reference:
+            raise PluginError(f"Reference frames lists {format_frames(frames)} but Reference is None: pick the tool "
+                              "with the painted frames, or clear Reference frames.")
+        if reference and not frames:
+            raise PluginError(f"Reference is {reference} but Reference frames is empty: list the painted frames "
+                              "(e.g. 1012 or 1012,1040), or set Reference to None.")
+        outside = [frame for frame in frames if not self.first <= frame <= self.last]
+        if outside:
+            raise PluginError(f"Reference frame {format_frames(outside)} is outside the job's frames {self.frames}: "
+                              "list only frames of the range, or change the range.")
 
     @property
     def frames(self) -> str:
         return format_range(self.first, self.last)
 
     def reuse_fields(self) -> Dict[str, object]:
-        """The settings that change the result (the rendered pixels are hashed besides). The fill and the seen
-        channel joined them when the default fill became "guided": a comp's record of an earlier "paper" result
-        must not match a press under the new default."""
-        return {"preset": self.preset, "iterations": self.iterations, "seed": self.seed,
-                "matte_channel": self.matte_channel, "frames": self.frames, "dilate": self.dilate,
-                "fill": self.fill, "seen_channel": self.seen_channel}
+        """The settings that change the result (the rendered pixels, the plate's and the references', are hashed
+        besides). The fill and the seen channel joined them when the default fill became "guided": a comp's record
+        of an earlier "paper" result must not match a press under the new default."""
+        fields: Dict[str, object] = {"preset": self.preset, "iterations": self.iterations, "seed": self.seed,
+                                     "matte_channel": self.matte_channel, "frames": self.frames,
+                                     "dilate": self.dilate, "fill": self.fill, "seen_channel": self.seen_channel}
+        # Only with references (their files are hashed besides): a press without them keys as before references
+        # existed, so a comp's record of an earlier result is still reused. The tool's name is not a field: the
+        # same pixels from a renamed tool are the same job.
+        if self.reference_frames:
+            fields["reference_frames"] = list(self.reference_frames)
+        return fields
 
 
 # -- reuse ---------------------------------------------------------------------------
 
 
-def job_key(files: Iterable[str], settings: JobSettings) -> str:
-    """The reuse key of a press: the rendered inputs' pixels (not their header stamps) and the settings."""
-    return reuse_key(files, settings.reuse_fields(), version=KEY_VERSION)
+def job_key(files: Iterable[str], settings: JobSettings, references: Iterable[str] = ()) -> str:
+    """The reuse key of a press: the rendered inputs' pixels (not their header stamps), the plate's ``files`` then
+    the rendered ``references``, and the settings."""
+    return reuse_key([*files, *references], settings.reuse_fields(), version=KEY_VERSION)
 
 
 @dataclass
@@ -516,16 +562,20 @@ class JobRunner:
 
     # job
 
-    def submit(self, plate_pattern: str, output_pattern: str) -> str:
+    def submit(self, plate_pattern: str, output_pattern: str, references: Optional[Dict[int, str]] = None) -> str:
+        """Create the path job; ``references``: {frame: rendered reference file}, passed only when there are some
+        (a press without references makes the call it always made)."""
         s = self.settings
         self.plate_pattern, self.output_pattern = plate_pattern, output_pattern
+        extra: Dict[str, Any] = {"references": dict(references)} if references else {}
         self.job_id = self.client().submit_paths(
             plate_pattern, output_pattern, frames=s.frames, preset=s.preset,
             iterations=s.iterations or None, seed=s.seed, dilate=s.dilate, name=s.name, fill=s.fill,
-            seen_channel=s.seen_channel)
+            seen_channel=s.seen_channel, **extra)
         self._progress = Progress(status="Queued", detail=f"Job {self.job_id}")
         log(f"Job {self.job_id} submitted: {plate_pattern} -> {output_pattern}, frames {s.frames}, "
-            f"preset {s.preset}, seed {s.seed}, fill {s.fill}" + (f", with {SEEN_CHANNEL}" if s.seen_channel else ""))
+            f"preset {s.preset}, seed {s.seed}, fill {s.fill}" + (f", with {SEEN_CHANNEL}" if s.seen_channel else "")
+            + (f", reference frames {format_frames(sorted(references))}" if references else ""))
         return self.job_id
 
     def attach(self, job_id: str, output_pattern: str = "") -> None:

@@ -417,7 +417,13 @@ class _Output(Node):
 
 
 class _Copy(Node):
-    """B (input 0) with channel ``from0`` of A (input 1) copied into ``to0``; a missing channel copies as black."""
+    """B (input 0) with channel ``from0`` of A (input 1) copied into ``to0``; a missing channel copies as black.
+
+    "Replaces channels in the B input with channels from the A input"
+    (https://learn.foundry.com/nuke/content/reference_guide/channel_nodes/copy.html): the image is B's, so an A of
+    another size is cut to B's (or padded with black), from the bottom-left corner. The fake's own simplification:
+    Nuke's bounding-box handling is not modelled.
+    """
 
     def _setup(self):
         self._builtin(String_Knob("from0", text="rgba.alpha"), String_Knob("to0", text="rgba.alpha"))
@@ -428,7 +434,12 @@ class _Copy(Node):
         b = Node._render(self, frame, view)
         a = self.input(1)._render(frame, view) if self.input(1) is not None else {}
         shape = next(iter(b.values())).shape if b else next(iter(a.values())).shape
-        b[self["to0"].value()] = a.get(self["from0"].value(), np.zeros(shape, np.float32))
+        plane = np.zeros(shape, np.float32)
+        copied = a.get(self["from0"].value())
+        if copied is not None:
+            rows, cols = min(shape[0], copied.shape[0]), min(shape[1], copied.shape[1])
+            plane[shape[0] - rows:, :cols] = copied[copied.shape[0] - rows:, :cols]  # rows run top to bottom
+        b[self["to0"].value()] = plane
         return b
 
 
