@@ -67,3 +67,10 @@ class SupersededCheckpoint(OutdatedCheckpoint):
 
 class Cancelled(InpaintError):
     """Training was cancelled on request; a checkpoint was saved first."""
+
+
+class WarmStartRefused(InpaintError):
+    """A finished network cannot seed this job (another shot, network or plate); the job starts cold and says why.
+
+    Never reaches a user as a failure: jobs catch it and report it as a warning.
+    """

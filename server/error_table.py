@@ -26,6 +26,7 @@ from inpaint_core.errors import (
     OutputError,
     SequenceError,
     SupersededCheckpoint,
+    WarmStartRefused,
 )
 
 # The command line's exit codes, with what `internal-inpaint --help` says of each.
@@ -60,6 +61,7 @@ INHERITING: tuple[type[InpaintError], ...] = (
     SequenceError, ImageReadError, FrameMismatchError, MaskError, NonFiniteError,  # InputError
     OutdatedCheckpoint,  # CheckpointError (jobs meeting one start over instead; resuming from it still fails)
     SupersededCheckpoint,  # the same: another trainer's checkpoint this one replaces
+    WarmStartRefused,  # InpaintError: jobs turn it into a warning and start cold; escaping one is a bug
 )
 
 

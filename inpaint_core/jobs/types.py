@@ -20,7 +20,14 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from inpaint_core.errors import Cancelled, InputError, OutdatedCheckpoint, OutputError
+from inpaint_core.errors import (
+    Cancelled,
+    CheckpointError,
+    InputError,
+    OutdatedCheckpoint,
+    OutputError,
+    WarmStartRefused,
+)
 from inpaint_core.flow.estimate import FlowSettings
 from inpaint_core.io.image_files import with_channel, write_frame
 from inpaint_core.io.sequence import SequencePattern, format_frame_list
@@ -65,10 +72,16 @@ class JobSpec:
     fill: str = "guided"  # one of FILL_MODES
     flow: FlowSettings = field(default_factory=FlowSettings)  # the propagation of "guided" and "propagation"
     seen_channel: bool = False  # add SEEN_CHANNEL to the outputs
+    # Seeding the network from a finished run (resume_or_start): "auto" = the job's own earlier checkpoint when its
+    # run finished on the same plate pixels, "off" = always cold, or a checkpoint's path (forced: the plate may
+    # differ; the job says so).
+    warm_start: str = "auto"
 
     def __post_init__(self) -> None:
         if self.fill not in FILL_MODES:
             raise InputError(f"Unknown fill mode {self.fill!r}; choose one of {', '.join(FILL_MODES)}.")
+        if not self.warm_start:
+            raise InputError("warm_start must be 'auto', 'off' or a checkpoint's path.")
 
 
 @dataclass
@@ -201,13 +214,16 @@ def copy_through(ctx: JobContext) -> JobResult:
 
 
 def resume_or_start(ctx: JobContext, trainer: TrainingLoop, what: str = "") -> None:
-    """Continue the trainer's checkpoint when the job says so (--resume); else warn that it will be replaced.
+    """Continue the trainer's checkpoint when the job says so (--resume); else seed it from a finished run when
+    the job's warm_start allows (warm_start), or warn that the earlier checkpoint will be replaced.
 
     A checkpoint of an earlier format is not an error here: the job says so and starts over.
     ``what`` names the part of the job in the message ('scale 2 ').
     """
     path = trainer.checkpoint_path
     if not ctx.spec.resume:
+        if warm_start(ctx, trainer):
+            return
         if path and os.path.exists(path):
             ctx.reporter.warning(f"Starting over; the earlier checkpoint {path} will be replaced "
                                  "(use --resume to continue it).")
@@ -220,6 +236,33 @@ def resume_or_start(ctx: JobContext, trainer: TrainingLoop, what: str = "") -> N
         return
     if resumed:  # the message ends with the iteration: the server's clients read it from there
         ctx.reporter.stage(f"Resuming {what}from {path} at iteration {trainer.iteration}")
+
+
+def warm_start(ctx: JobContext, trainer: TrainingLoop) -> bool:
+    """Seed the trainer from a finished run, as the job's warm_start says; True when the job's news has said what
+    became of an earlier checkpoint (it started from it, or starts cold and why), False when there was none to
+    consider. Trainers without fingerprints (progressive scales, mask propagation) always start cold."""
+    choice, own = ctx.spec.warm_start, trainer.checkpoint_path
+    if choice == "off" or not trainer.fingerprints():
+        return False
+    source = own if choice == "auto" else choice
+    if not source or not os.path.exists(source):
+        if choice != "auto":
+            raise InputError(f"No checkpoint at {source} to warm-start from (--warm-start); give a finished job's "
+                             "checkpoint, or auto or off.")
+        return False
+    try:
+        seeded = trainer.warm_start_from(source, force=choice != "auto")
+    except (WarmStartRefused, CheckpointError) as exc:
+        why = f"an earlier version's checkpoint ({exc.what})" if isinstance(exc, OutdatedCheckpoint) else str(exc)
+        replaced = f"; the earlier checkpoint {own} will be replaced" if source == own else ""
+        ctx.reporter.warning(f"Starting cold: {why}{replaced}.")
+        return True
+    changed = (f"; the plate changed in {len(seeded.changed_frames)} of its frames (forced)"
+               if seeded.changed_frames else "")
+    ctx.reporter.stage(f"Warm start from {seeded.path} ({seeded.iterations} iterations, {seeded.unchanged_frames} "
+                       f"frames unchanged{changed})")
+    return True
 
 
 def train_in_job(ctx: JobContext, trainer: TrainingLoop) -> float:

@@ -6,7 +6,8 @@ of 26 MB) and is ample for an encoding whose range is [-1, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -27,6 +28,9 @@ class TrainingData:
     images: np.ndarray  # (T, H, W, C) float16, encoded
     holes: np.ndarray  # (T, H, W) bool, True = unknown
     encoding: LogEncoding
+    # SHA-256 of each frame's plate pixels as read (every channel, references painted in), by frame number: what
+    # a later job of the same shot compares to decide whether this network may seed it (a warm start).
+    fingerprints: dict[int, str] = field(default_factory=dict)
 
     @property
     def channels(self) -> int:
@@ -44,8 +48,10 @@ def load_training_data(shot: Shot, on_frame: Callable[[int], None] | None = None
     images = np.empty((count, height, width, len(shot.colour_channels)), dtype=np.float16)
     holes = np.empty((count, height, width), dtype=bool)
     samples = []
+    fingerprints = {}
     for t, frame in enumerate(shot.frames):
         plate, hole = shot.read(frame)
+        fingerprints[frame] = hashlib.sha256(np.ascontiguousarray(plate.pixels).tobytes()).hexdigest()
         colour = np.where(hole[..., None], 0.0, shot.colour(plate)).astype(np.float32)
         known = colour[~hole]
         if len(known):
@@ -57,7 +63,8 @@ def load_training_data(shot: Shot, on_frame: Callable[[int], None] | None = None
     encoding = LogEncoding.fit(np.concatenate(samples))
     for t in range(count):  # in place, frame by frame: no float32 copy of the shot
         images[t] = encoding.encode(images[t]) * ~holes[t][..., None]
-    return TrainingData(frames=list(shot.frames), images=images, holes=holes, encoding=encoding)
+    return TrainingData(frames=list(shot.frames), images=images, holes=holes, encoding=encoding,
+                        fingerprints=fingerprints)
 
 
 def _check_enough_known(shot: Shot, holes: np.ndarray) -> None:

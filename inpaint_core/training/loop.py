@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import torch
 
-from inpaint_core.errors import Cancelled, InputError
+from inpaint_core.errors import Cancelled, InputError, WarmStartRefused
 from inpaint_core.training.checkpoints import (
     CHECKPOINT_VERSION,
     check_compatible,
@@ -74,6 +74,17 @@ class LoopSettings:
             raise InputError(f"A training run needs at least 1 iteration (got {self.iterations}).")
         if self.precision not in PRECISION_CHOICES:
             raise InputError(f"Unknown precision {self.precision!r}; choose one of {', '.join(PRECISION_CHOICES)}.")
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """Where a warm start came from: the checkpoint, its iterations, the frames in common unchanged, those changed
+    (only when forced)."""
+
+    path: str
+    iterations: int
+    unchanged_frames: int
+    changed_frames: list[int]
 
 
 class BatchSampler(Protocol):
@@ -157,6 +168,11 @@ class TrainingLoop:
     def preview(self) -> np.ndarray | None:
         """A frame filled with the current weights, for progress reports; None when a trainer has none."""
         return None
+
+    def fingerprints(self) -> dict[int, str]:
+        """Per frame the plate's fingerprint (TrainingData.fingerprints), stored in checkpoints for warm starts;
+        none: the trainer's checkpoints never seed another job."""
+        return {}
 
     # -- the run -----------------------------------------------------------------
 
@@ -299,6 +315,8 @@ class TrainingLoop:
             "torch_rng": torch.get_rng_state(),
             "batch_rng": self._batch_rng_state(),
             "extra": self.extra_state(),
+            "finished": self.finished(),  # a finished run's network may seed a later job (warm_start_from)
+            "fingerprints": self.fingerprints(),
         }
         save_atomically(state, self.checkpoint_path)
 
@@ -327,6 +345,39 @@ class TrainingLoop:
         self.trained_seconds = float(state.get("trained_seconds", 0.0))
         self.last_loss = float(state.get("loss", float("nan")))
         return True
+
+    def warm_start_from(self, path: str, force: bool = False) -> WarmStart:
+        """Seed the weights (and their average) from a finished run's checkpoint: a warm start. The optimiser, the
+        iteration count and the random states start fresh; the checkpoint's compatibility check is bypassed on
+        purpose (another matte, other frames), and replaced by this one: same kind, frame size, channels and
+        network, and (unless ``force``) the same plate pixels in every frame both runs have. Raises
+        WarmStartRefused naming why not; nothing is changed then.
+        """
+        state = load_checkpoint(path)
+        if state["kind"] != self.kind:
+            raise WarmStartRefused(f"{path} is a {state['kind']!r} checkpoint; this job trains a {self.kind!r} one")
+        if not state.get("finished"):
+            raise WarmStartRefused(f"the run of {path} did not finish (it stopped at iteration {state['iteration']})")
+        saved, current = state["compatibility"].get("shot", {}), self.compatibility().get("shot", {})
+        for key in ("size", "channels"):
+            if saved.get(key) != current.get(key):
+                raise WarmStartRefused(f"{path} was trained on frames of {key} {saved.get(key)}, this shot has "
+                                       f"{current.get(key)}")
+        old, new = state.get("fingerprints") or {}, self.fingerprints()
+        common = sorted(set(old) & set(new))
+        changed = [f for f in common if old[f] != new[f]]
+        if not force and not common:
+            raise WarmStartRefused(f"{path} was trained on none of this job's frames")
+        if not force and changed:
+            raise WarmStartRefused(f"the plate's pixels changed in {len(changed)} of the frames {path} was trained "
+                                   f"on (first {changed[0]})")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError:
+            raise WarmStartRefused(f"{path} holds another network (width, stages or channels differ)") from None
+        if self.average is not None:
+            self.average.load_state_dict(state.get("average") or state["model"])
+        return WarmStart(path, int(state["iteration"]), len(common) - len(changed), changed)
 
     def _batch_rng_state(self) -> dict | None:
         """The batch generator's state after the last batch used (the prefetch thread runs ahead of it)."""

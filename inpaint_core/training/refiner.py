@@ -148,6 +148,9 @@ class RefinerTrainer(TrainingLoop):
                 "configs": len(self.shot.configs), "trust": self.trust,
                 "encoding": self.shot.data.encoding.to_dict()}
 
+    def fingerprints(self) -> dict[int, str]:
+        return dict(self.shot.data.fingerprints)
+
     @torch.no_grad()
     def preview(self) -> np.ndarray:
         """The frame with the largest hole, refined with the current weights, scene-linear."""

@@ -166,6 +166,9 @@ class Trainer(TrainingLoop):
                 **{name: getattr(self.settings, name) for name in _SHAPE_SETTINGS},
                 "encoding": self.data.encoding.to_dict()}
 
+    def fingerprints(self) -> dict[int, str]:
+        return dict(self.data.fingerprints)
+
     def extra_state(self) -> dict:
         """The stabilisation warps' generator (the batches' is the loop's)."""
         return {"warp_rng": self.warp_rng.bit_generator.state}
