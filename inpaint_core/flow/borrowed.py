@@ -64,7 +64,7 @@ def borrow_along_path(holes: np.ndarray, rng: np.random.Generator) -> BorrowedHo
 class UnionCandidates:
     """Propagation's candidates for one frame's hidden pixels (own and borrowed hole), in flat-index order."""
 
-    flat: np.ndarray  # (N,) int64, sorted: np.flatnonzero of the union hole
+    flat: np.ndarray  # (N,) int32 or int64, sorted: np.flatnonzero of the union hole
     values: np.ndarray  # (N, C) the candidates, in whatever space the caller keeps (the refiner's: encoded half)
     seen: np.ndarray  # (N,) bool: another frame shows the pixel
 

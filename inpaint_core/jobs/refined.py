@@ -79,8 +79,9 @@ def _union_candidates(ctx: JobContext, config: BorrowedHoles, data: TrainingData
         found = frame_candidates(index, union, flow, cache, settings)
         painted = found.paint(to_float32(colour))
         filled = telea_prefill(painted, union & ~found.seen_map())
-        out.append(UnionCandidates(np.flatnonzero(union), data.encoding.encode(filled[union]).astype(np.float16),
-                                   found.seen.copy()))
+        # int32 halves the memory of the flat indices wherever they fit (any frame under 2**31 pixels)
+        flat = np.flatnonzero(union).astype(np.int32 if union.size < 2**31 else np.int64)
+        out.append(UnionCandidates(flat, data.encoding.encode(filled[union]).astype(np.float16), found.seen.copy()))
         throttle(f"Refiner: borrowed holes {which}, {index + 1} of {count} frames tracked")
     return out
 
