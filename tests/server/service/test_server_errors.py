@@ -634,13 +634,14 @@ def test_a_full_spool_fails_jobs_clearly_harms_no_earlier_job_and_recovers(tmp_p
     try:
         with InpaintClient(child.address, retries=1, backoff=0.05) as client:
             earlier = tiny_frames()
-            earlier_id = client.submit_arrays(earlier, list("RGBA"), preset="draft", iterations=4)
+            # The paper fill: its network's checkpoint (~12 MB) is the size this spool is made for.
+            earlier_id = client.submit_arrays(earlier, list("RGBA"), preset="draft", iterations=4, fill="paper")
             assert client.wait(earlier_id, timeout=120).state == pb.DONE
 
             full = []  # what met the full disk
             try:
-                client.wait(client.submit_arrays(tiny_frames(seed=1), list("RGBA"), preset="draft", iterations=4),
-                            timeout=120)
+                client.wait(client.submit_arrays(tiny_frames(seed=1), list("RGBA"), preset="draft", iterations=4,
+                                                 fill="paper"), timeout=120)
             except JobFailed as failed:  # its checkpoint does not fit
                 full.append(failed.message)
             # Each of these fits the free space when created; together their frames do not.
