@@ -26,13 +26,6 @@ FAKE = ROOT / "tests" / "fake_nuke" / "nuke" / "__init__.py"
 PLUGIN = ROOT / "plugin_nuke"
 
 
-@pytest.fixture(autouse=True)
-def nuke(fake_nuke, nuke_plugin):
-    fake_nuke.reset()
-    yield fake_nuke
-    assert fake_nuke.thread_violations == []
-
-
 # -- the fake against the types-nuke stubs ------------------------------------------------------------------------
 
 def stub_folder() -> Path:

@@ -28,18 +28,6 @@ from tests.plugin_nuke.test_plugin_nuke import (
 STEREO = "left #ff0000\nright #00ff00"  # as nukescripts.stereo.setViewsForStereo() writes the Root's views
 
 
-@pytest.fixture(autouse=True)
-def nuke(fake_nuke, nuke_plugin):
-    fake_nuke.reset()
-    yield fake_nuke
-    assert fake_nuke.thread_violations == []
-
-
-@pytest.fixture
-def ii(nuke_plugin):
-    return nuke_plugin.node
-
-
 def job_run(group, **settings):
     """A JobRun of ``group`` that is never started: the tests feed its event handler themselves."""
     from internal_inpaint_nuke.job import JobRun

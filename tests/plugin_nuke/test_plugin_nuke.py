@@ -29,22 +29,9 @@ FIRST, FRAMES, WIDTH, HEIGHT = 1001, 4, 48, 32
 RGBA = ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"]
 
 
-@pytest.fixture(autouse=True)
-def nuke(fake_nuke, nuke_plugin):
-    """The stand-in nuke, reset for each test; the plugin is imported (and its sys.path set up) first."""
-    fake_nuke.reset()
-    yield fake_nuke
-    assert fake_nuke.thread_violations == []  # the worker never touched a knob or a node
-
-
 @pytest.fixture
 def plugin(nuke_plugin):
     return nuke_plugin
-
-
-@pytest.fixture
-def ii(nuke_plugin):
-    return nuke_plugin.node
 
 
 @pytest.fixture

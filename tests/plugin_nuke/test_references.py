@@ -36,18 +36,6 @@ LAST = FIRST + FRAMES - 1
 PAINT = np.array([0.25, 0.5, 0.75], np.float32)  # the colour the "artist" paints the hole with
 
 
-@pytest.fixture(autouse=True)
-def nuke(fake_nuke, nuke_plugin):
-    fake_nuke.reset()
-    yield fake_nuke
-    assert fake_nuke.thread_violations == []
-
-
-@pytest.fixture
-def ii(nuke_plugin):
-    return nuke_plugin.node
-
-
 @pytest.fixture
 def render(nuke_plugin):
     return nuke_plugin.render
