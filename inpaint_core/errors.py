@@ -72,5 +72,10 @@ class Cancelled(InpaintError):
 class WarmStartRefused(InpaintError):
     """A finished network cannot seed this job (another shot, network or plate); the job starts cold and says why.
 
-    Never reaches a user as a failure: jobs catch it and report it as a warning.
+    Never reaches a user as a failure: jobs catch it and report it as a warning. ``related``: the checkpoint was
+    trained on some of this plate's very pixels (an unrelated shot's refusal is not worth a job's warning).
     """
+
+    def __init__(self, message: str, related: bool = False):
+        super().__init__(message)
+        self.related = related

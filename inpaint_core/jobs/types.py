@@ -46,6 +46,7 @@ WORK_FOLDER = ".internal_inpaint"
 # frame shows a pixel (the network switched off: fast, and the ablation of "guided").
 FILL_MODES = ("guided", "paper", "propagation")
 SEEN_CHANNEL = "inpaint.seen"  # the optional output channel: 1 where the fill came from another frame
+WARM_START_MODES = ("auto", "off", "force")  # JobSpec.warm_start, besides a checkpoint's path
 
 # fill(index in the shot, plate pixels, plate colour as float32, hole) -> the frame's pixels, filled
 FillFrame = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -72,16 +73,23 @@ class JobSpec:
     fill: str = "guided"  # one of FILL_MODES
     flow: FlowSettings = field(default_factory=FlowSettings)  # the propagation of "guided" and "propagation"
     seen_channel: bool = False  # add SEEN_CHANNEL to the outputs
-    # Seeding the network from a finished run (resume_or_start): "auto" = the job's own earlier checkpoint when its
-    # run finished on the same plate pixels, "off" = always cold, or a checkpoint's path (forced: the plate may
-    # differ; the job says so).
+    # Seeding the network from a finished run (resume_or_start): "auto" = the first of the job's own earlier
+    # checkpoint and warm_start_sources whose run finished on the same plate pixels; "force" = the first of them
+    # with the same network, even if the plate changed (the job says so); "off" = always cold; or a checkpoint's
+    # path (forced).
     warm_start: str = "auto"
+    # Checkpoints of other finished jobs that auto and force consider after the job's own, best first: the server's
+    # finished jobs, newest first (each job has its own work folder there). None: no search was made (the command
+    # line); a tuple, even empty: the job's news says when it starts cold.
+    warm_start_sources: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.fill not in FILL_MODES:
             raise InputError(f"Unknown fill mode {self.fill!r}; choose one of {', '.join(FILL_MODES)}.")
         if not self.warm_start:
-            raise InputError("warm_start must be 'auto', 'off' or a checkpoint's path.")
+            raise InputError(f"warm_start must be {', '.join(WARM_START_MODES)} or a checkpoint's path.")
+        if self.warm_start_sources is not None:
+            self.warm_start_sources = tuple(self.warm_start_sources)
 
 
 @dataclass
@@ -214,28 +222,28 @@ def copy_through(ctx: JobContext) -> JobResult:
 
 
 def resume_or_start(ctx: JobContext, trainer: TrainingLoop, what: str = "") -> None:
-    """Continue the trainer's checkpoint when the job says so (--resume); else seed it from a finished run when
-    the job's warm_start allows (warm_start), or warn that the earlier checkpoint will be replaced.
+    """Continue the trainer's checkpoint when the job says so (--resume) and there is one; else seed it from a
+    finished run as the job's warm_start allows (warm_start), or warn that the earlier checkpoint will be replaced.
 
     A checkpoint of an earlier format is not an error here: the job says so and starts over.
     ``what`` names the part of the job in the message ('scale 2 ').
     """
     path = trainer.checkpoint_path
-    if not ctx.spec.resume:
-        if warm_start(ctx, trainer):
+    if ctx.spec.resume and path and os.path.exists(path):
+        try:
+            resumed = trainer.resume()
+        except OutdatedCheckpoint as exc:
+            ctx.reporter.warning(f"Checkpoint {exc.path} was written by an earlier version of InternalInpaint "
+                                 f"({exc.what}) and cannot be resumed: the job starts over and replaces it.")
             return
-        if path and os.path.exists(path):
-            ctx.reporter.warning(f"Starting over; the earlier checkpoint {path} will be replaced "
-                                 "(use --resume to continue it).")
+        if resumed:  # the message ends with the iteration: the server's clients read it from there
+            ctx.reporter.stage(f"Resuming {what}from {path} at iteration {trainer.iteration}")
+            return
+    if warm_start(ctx, trainer):
         return
-    try:
-        resumed = trainer.resume()
-    except OutdatedCheckpoint as exc:
-        ctx.reporter.warning(f"Checkpoint {exc.path} was written by an earlier version of InternalInpaint "
-                             f"({exc.what}) and cannot be resumed: the job starts over and replaces it.")
-        return
-    if resumed:  # the message ends with the iteration: the server's clients read it from there
-        ctx.reporter.stage(f"Resuming {what}from {path} at iteration {trainer.iteration}")
+    if path and os.path.exists(path):
+        ctx.reporter.warning(f"Starting over; the earlier checkpoint {path} will be replaced "
+                             "(use --resume to continue it).")
 
 
 def warm_start(ctx: JobContext, trainer: TrainingLoop) -> bool:
@@ -245,24 +253,51 @@ def warm_start(ctx: JobContext, trainer: TrainingLoop) -> bool:
     choice, own = ctx.spec.warm_start, trainer.checkpoint_path
     if choice == "off" or not trainer.fingerprints():
         return False
-    source = own if choice == "auto" else choice
-    if not source or not os.path.exists(source):
-        if choice != "auto":
-            raise InputError(f"No checkpoint at {source} to warm-start from (--warm-start); give a finished job's "
-                             "checkpoint, or auto or off.")
-        return False
-    try:
-        seeded = trainer.warm_start_from(source, force=choice != "auto")
-    except (WarmStartRefused, CheckpointError) as exc:
-        why = f"an earlier version's checkpoint ({exc.what})" if isinstance(exc, OutdatedCheckpoint) else str(exc)
-        replaced = f"; the earlier checkpoint {own} will be replaced" if source == own else ""
-        ctx.reporter.warning(f"Starting cold: {why}{replaced}.")
+    searched = ctx.spec.warm_start_sources
+    if choice in WARM_START_MODES:
+        sources = [p for p in (own, *(searched or ())) if p and os.path.exists(p)]
+    elif os.path.exists(choice):
+        sources = [choice]
+    else:
+        raise InputError(f"No checkpoint at {choice} to warm-start from (--warm-start); give a finished job's "
+                         f"checkpoint, or {', '.join(WARM_START_MODES)}.")
+    if not sources:
+        if choice == "force":
+            ctx.reporter.warning("Starting cold: there is no finished run to warm-start from.")
+        elif searched is not None:
+            ctx.reporter.stage("Starting cold: there is no finished run to warm-start from")
+        return choice == "force" or searched is not None
+    refusals: list[WarmStartRefused | CheckpointError] = []
+    for source in sources:
+        try:
+            seeded = trainer.warm_start_from(source, force=choice != "auto")
+        except (WarmStartRefused, CheckpointError) as exc:
+            refusals.append(exc)
+            continue
+        changed = (f"; the plate changed in {len(seeded.changed_frames)} of its frames (forced)"
+                   if seeded.changed_frames else "")
+        ctx.reporter.stage(f"Warm start from {seeded.path} ({seeded.iterations} iterations, "
+                           f"{seeded.unchanged_frames} frames unchanged{changed})")
         return True
-    changed = (f"; the plate changed in {len(seeded.changed_frames)} of its frames (forced)"
-               if seeded.changed_frames else "")
-    ctx.reporter.stage(f"Warm start from {seeded.path} ({seeded.iterations} iterations, {seeded.unchanged_frames} "
-                       f"frames unchanged{changed})")
+    own_refused = bool(own) and sources[0] == own
+    if choice == "auto" and not own_refused and not any(getattr(exc, "related", False) for exc in refusals):
+        # Only other shots' runs were considered: news, not a warning.
+        ctx.reporter.stage(f"Starting cold: none of the {len(refusals)} finished runs considered was trained on "
+                           "this plate")
+        return True
+    ctx.reporter.warning(f"Starting cold: {_refusal_reason(refusals, own_refused)}"
+                         + (f"; the earlier checkpoint {own} will be replaced" if own_refused else "") + ".")
     return True
+
+
+def _refusal_reason(refusals: list, own_refused: bool) -> str:
+    """Why the most relevant checkpoint was refused: the job's own, else the first trained on these pixels, else
+    the first."""
+    related = [e for e in refusals if getattr(e, "related", False)]
+    exc = refusals[0] if own_refused or not related else related[0]
+    why = f"an earlier version's checkpoint ({exc.what})" if isinstance(exc, OutdatedCheckpoint) else str(exc)
+    others = len(refusals) - 1
+    return why + (f" (and {others} more finished run{'s' * (others > 1)} did not fit)" if others else "")
 
 
 def train_in_job(ctx: JobContext, trainer: TrainingLoop) -> float:

@@ -28,8 +28,8 @@ class TrainingData:
     images: np.ndarray  # (T, H, W, C) float16, encoded
     holes: np.ndarray  # (T, H, W) bool, True = unknown
     encoding: LogEncoding
-    # SHA-256 of each frame's plate pixels as read (every channel, references painted in), by frame number: what
-    # a later job of the same shot compares to decide whether this network may seed it (a warm start).
+    # SHA-256 of each frame's colour channels as read (references painted in; not the matte), by frame number:
+    # what a later job of the same shot compares to decide whether this network may seed it (a warm start).
     fingerprints: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -51,8 +51,11 @@ def load_training_data(shot: Shot, on_frame: Callable[[int], None] | None = None
     fingerprints = {}
     for t, frame in enumerate(shot.frames):
         plate, hole = shot.read(frame)
-        fingerprints[frame] = hashlib.sha256(np.ascontiguousarray(plate.pixels).tobytes()).hexdigest()
-        colour = np.where(hole[..., None], 0.0, shot.colour(plate)).astype(np.float32)
+        plate_colour = shot.colour(plate)
+        # Of the colour channels alone, what the network learns from: a matte grown in the plate's alpha (a
+        # re-press in Nuke) leaves the frame's fingerprint as it was, and a warm start possible.
+        fingerprints[frame] = hashlib.sha256(np.ascontiguousarray(plate_colour).tobytes()).hexdigest()
+        colour = np.where(hole[..., None], 0.0, plate_colour).astype(np.float32)
         known = colour[~hole]
         if len(known):
             samples.append(known[rng.integers(0, len(known), min(len(known), _FIT_SAMPLES_PER_FRAME))])

@@ -354,27 +354,31 @@ class TrainingLoop:
         WarmStartRefused naming why not; nothing is changed then.
         """
         state = load_checkpoint(path)
+        old, new = state.get("fingerprints") or {}, self.fingerprints()
+        common = sorted(set(old) & set(new))
+        changed = [f for f in common if old[f] != new[f]]
+        related = len(changed) < len(common)  # some frame's pixels are the very same
         if state["kind"] != self.kind:
-            raise WarmStartRefused(f"{path} is a {state['kind']!r} checkpoint; this job trains a {self.kind!r} one")
+            raise WarmStartRefused(f"{path} is a {state['kind']!r} checkpoint; this job trains a {self.kind!r} one",
+                                   related)
         if not state.get("finished"):
-            raise WarmStartRefused(f"the run of {path} did not finish (it stopped at iteration {state['iteration']})")
+            raise WarmStartRefused(f"the run of {path} did not finish (it stopped at iteration {state['iteration']})",
+                                   related)
         saved, current = state["compatibility"].get("shot", {}), self.compatibility().get("shot", {})
         for key in ("size", "channels"):
             if saved.get(key) != current.get(key):
                 raise WarmStartRefused(f"{path} was trained on frames of {key} {saved.get(key)}, this shot has "
-                                       f"{current.get(key)}")
-        old, new = state.get("fingerprints") or {}, self.fingerprints()
-        common = sorted(set(old) & set(new))
-        changed = [f for f in common if old[f] != new[f]]
+                                       f"{current.get(key)}", related)
         if not force and not common:
             raise WarmStartRefused(f"{path} was trained on none of this job's frames")
         if not force and changed:
             raise WarmStartRefused(f"the plate's pixels changed in {len(changed)} of the frames {path} was trained "
-                                   f"on (first {changed[0]})")
-        try:
-            self.model.load_state_dict(state["model"])
-        except RuntimeError:
-            raise WarmStartRefused(f"{path} holds another network (width, stages or channels differ)") from None
+                                   f"on (first {changed[0]})", related)
+        # Compared before loading: a failing load_state_dict has already copied the tensors that fit.
+        shapes = {name: tuple(value.shape) for name, value in self.model.state_dict().items()}
+        if {name: tuple(value.shape) for name, value in state["model"].items()} != shapes:
+            raise WarmStartRefused(f"{path} holds another network (width, stages or channels differ)", related)
+        self.model.load_state_dict(state["model"])
         if self.average is not None:
             self.average.load_state_dict(state.get("average") or state["model"])
         return WarmStart(path, int(state["iteration"]), len(common) - len(changed), changed)

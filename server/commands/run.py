@@ -34,11 +34,11 @@ def add_parser(commands: argparse._SubParsersAction, epilog: str) -> None:
     add_shot_options(p, required=False)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, else Apple MPS, else CPU")
     p.add_argument("--resume", action="store_true", help="continue from this output's checkpoint, if there is one")
-    p.add_argument("--warm-start", default="auto", metavar="auto|off|PATH",
+    p.add_argument("--warm-start", default="auto", metavar="auto|off|force|PATH",
                    help="seed the network from a finished run: auto (default) = this output's earlier checkpoint "
                         "when that run finished on the same plate pixels (a re-run after growing the matte, or "
-                        "with more frames), off = always from scratch, or a checkpoint's path (used even if the "
-                        "plate changed; the log says so)")
+                        "with more frames), off = always from scratch, force = that checkpoint even if the plate "
+                        "changed, or a checkpoint's path (used even if the plate changed; the log says so)")
     p.add_argument("--work-dir", metavar="DIR",
                    help="where checkpoints go (default: .internal_inpaint beside the outputs)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints (default 500)")

@@ -10,7 +10,9 @@ queued again and resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -48,6 +50,9 @@ log = logging.getLogger("internal_inpaint.server")
 
 _PROGRESS_INTERVAL = 0.5  # seconds between stored training-progress events (the last one always goes)
 _PREVIEW_SIDE = 256  # longest side of preview images sent to watchers
+# Warm starts (auto, force) consider the checkpoints of at most this many finished jobs, newest first: each is
+# opened to read its fingerprints, and a re-press of the same shot is nearly always among the last few.
+WARM_START_CANDIDATES = 20
 
 
 @dataclass
@@ -95,6 +100,7 @@ class JobManager:
 
     def create(self, spec: pb.JobSpec) -> JobRecord:
         settings = specs.check_spec(spec, self.settings.max_frame_bytes)
+        self._check_warm_start_job(spec.training.warm_start_job)
         waiting = len(self.spool.list((pb.UPLOADING, pb.QUEUED)))
         if waiting >= self.settings.max_waiting_jobs:
             raise LimitExceeded(f"{waiting} jobs are waiting already (the limit is {self.settings.max_waiting_jobs}); "
@@ -102,6 +108,33 @@ class JobManager:
         if spec.WhichOneof("source") == "upload":
             return self._create_upload_job(spec, settings.iterations)
         return self._create_path_job(spec, settings.iterations)
+
+    def _check_warm_start_job(self, job_id: str) -> None:
+        if not job_id:
+            return
+        record = self.spool.get(job_id)
+        if record is None:
+            raise InvalidRequest(f"training.warm_start_job: no job {job_id!r} on this server (deleted, expired, or "
+                                 "never created); name a finished job, or leave it empty.")
+        if record.state != pb.DONE:
+            raise InvalidRequest(f"training.warm_start_job: job {job_id} is {pb.JobState.Name(record.state)}, not "
+                                 "DONE; only a finished job's network can seed another.")
+
+    def warm_start_sources(self, record: JobRecord) -> tuple[str, ...]:
+        """The checkpoints a job may warm-start from, best first: the job it names (warm_start_job), else the
+        finished jobs' on this server, newest first. They are kept as long as their jobs (the retention)."""
+        training = record.spec.training
+        if training.warm_start == pb.WARM_START_OFF and not training.warm_start_job:
+            return ()
+        if training.warm_start_job:
+            chosen = self.spool.get(training.warm_start_job)
+            jobs = [chosen] if chosen is not None and chosen.state == pb.DONE else []
+        else:
+            done = [r for r in self.spool.list((pb.DONE,)) if r.id != record.id]
+            jobs = sorted(done, key=lambda r: r.updated, reverse=True)[:WARM_START_CANDIDATES]
+        return tuple(path for job in jobs
+                     for path in sorted(glob.glob(os.path.join(glob.escape(self.spool.job_dir(job.id, "work")),
+                                                               "*.ckpt"))))
 
     def _create_upload_job(self, spec: pb.JobSpec, iterations: int) -> JobRecord:
         frames = len(spec.upload.frames)
@@ -285,8 +318,14 @@ class JobManager:
         self.spool.update(job_id, iteration=0)
         self._event(job_id, pb.TRAINING, state_change=pb.StateChange(message="Started"))
         reporter = _EventReporter(self, job_id, record.spec.training.preview_every or self.settings.preview_every)
+        sources = self.warm_start_sources(record)
         library = specs.library_spec(record.spec, self.spool.job_dir(job_id), self.settings.device,
-                                     self.settings.checkpoint_every, overwrite_own_outputs=record.outputs_started)
+                                     self.settings.checkpoint_every, overwrite_own_outputs=record.outputs_started,
+                                     warm_start_sources=sources)
+        if record.spec.training.warm_start_job and not sources:
+            self._event(job_id, pb.TRAINING, notice=pb.Notice(
+                level=pb.Notice.WARNING, text=f"Job {record.spec.training.warm_start_job} (warm_start_job) was "
+                "deleted before this job ran, or kept no checkpoint: this job starts cold."))
         try:
             if record.spec.WhichOneof("source") == "upload":
                 write_input_exrs(self.spool.job_dir(job_id), record.spec.upload.layout, list(record.spec.upload.frames))

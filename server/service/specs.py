@@ -161,8 +161,11 @@ def _size(nbytes: int) -> str:
 
 
 def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: int,
-                 overwrite_own_outputs: bool) -> JobSpec:
-    """The library's job for a stored spec: upload jobs read and write in the job's spool folder."""
+                 overwrite_own_outputs: bool, warm_start_sources: tuple[str, ...] = ()) -> JobSpec:
+    """The library's job for a stored spec: upload jobs read and write in the job's spool folder.
+
+    ``warm_start_sources``: the finished jobs' checkpoints it may start from (JobManager.warm_start_sources); a
+    named warm_start_job is forced."""
     options = requested_options(spec.training)
     settings = preset_settings(options["preset"], checkpoint_every=checkpoint_every, **_library_overrides(options))
     matte = spec.matte
@@ -187,6 +190,9 @@ def library_spec(spec: pb.JobSpec, job_dir: str, device: str, checkpoint_every: 
         references = tuple(ReferenceSpec(r.frame, r.image, r.matte or None) for r in paths.references)
         shot = ShotSpec(plate=paths.plate, frames=frames, mask=paths.matte or None, references=references, **common)
         output, overwrite = paths.output, paths.overwrite or overwrite_own_outputs
+    job_options = {o.library: options[o.name] for o in _REQUEST_OPTIONS if o.library and o.library_on == JOB_SPEC}
+    if spec.training.warm_start_job:
+        job_options["warm_start"] = "force"
     return JobSpec(shot=shot, output=output, train=settings, device=device,
                    work_dir=os.path.join(job_dir, "work"), resume=True, overwrite=overwrite,
-                   **{o.library: options[o.name] for o in _REQUEST_OPTIONS if o.library and o.library_on == JOB_SPEC})
+                   warm_start_sources=warm_start_sources, **job_options)

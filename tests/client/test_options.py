@@ -20,7 +20,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from inpaint_core.errors import InputError
 from inpaint_core.jobs import JobSpec
 from inpaint_core.jobs.progressive import MODES as PROGRESSIVE_MODES
-from inpaint_core.jobs.types import FILL_MODES
+from inpaint_core.jobs.types import FILL_MODES, WARM_START_MODES
 from inpaint_core.jobs.types import SEEN_CHANNEL as LIBRARY_SEEN_CHANNEL
 from inpaint_core.training import PRESETS as LIBRARY_PRESETS
 from inpaint_core.training import TrainSettings
@@ -65,6 +65,8 @@ def sample(option: Option) -> object:
         return True
     if option.kind is int:
         return 3
+    if option.kind is str:
+        return "a1b2c3"  # free text: a job id
     return 0.5
 
 
@@ -193,6 +195,7 @@ def test_the_choices_are_the_library_choices():
     assert OPTIONS["precision"].choices == tuple(PRECISION_CHOICES)
     assert OPTIONS["progressive"].choices == tuple(PROGRESSIVE_MODES)
     assert OPTIONS["fill"].choices == tuple(FILL_MODES)
+    assert OPTIONS["warm_start"].choices == tuple(WARM_START_MODES)
     with pytest.raises(InputError, match="precision"):
         TrainSettings(precision="float8")
     with pytest.raises(InputError, match="fill mode 'best'; choose one of guided, paper, propagation"):

@@ -39,6 +39,7 @@ def _enum_values(option: Option) -> Dict[str, int]:
 # The choices of the options schema, as the contract's enum values.
 _PROGRESSIVE_MODES = _enum_values(OPTIONS["progressive"])
 _FILL_MODES = _enum_values(OPTIONS["fill"])
+_WARM_START_MODES = _enum_values(OPTIONS["warm_start"])
 _FINISHED = (inpaint_pb2.DONE, inpaint_pb2.FAILED, inpaint_pb2.CANCELLED)
 
 T = TypeVar("T")
@@ -217,7 +218,7 @@ def _job_spec(*, name: str = "", matte_channel: str = "", threshold: Optional[fl
               inpaint_non_finite: bool = False, stabilisation: Optional[float] = None,
               mask_frame: Optional[int] = None, anti_ambiguity: Optional[float] = None,
               time_budget_minutes: Optional[float] = None, progressive: str = "auto", fill: str = "guided",
-              seen_channel: bool = False) -> inpaint_pb2.JobSpec:
+              seen_channel: bool = False, warm_start: str = "auto", warm_start_job: str = "") -> inpaint_pb2.JobSpec:
     """A spec with everything but the source; optional fields stay unset so the server's defaults apply.
 
     The training keywords (and submit_arrays'/submit_paths') are the options schema's (options.py), written out
@@ -251,6 +252,12 @@ def _job_spec(*, name: str = "", matte_channel: str = "", threshold: Optional[fl
     if not isinstance(seen_channel, (bool, np.bool_)):
         raise ValueError(f"seen_channel must be True or False (got {seen_channel!r}).")
     spec.training.seen_channel = bool(seen_channel)
+    if warm_start not in _WARM_START_MODES:
+        raise ValueError(f"warm_start must be one of {', '.join(_WARM_START_MODES)} (got {warm_start!r}).")
+    spec.training.warm_start = _WARM_START_MODES[warm_start]
+    if not isinstance(warm_start_job, str):
+        raise ValueError(f"warm_start_job must be a job id (got {warm_start_job!r}).")
+    spec.training.warm_start_job = warm_start_job
     spec.non_finite = inpaint_pb2.INPAINT if inpaint_non_finite else inpaint_pb2.REFUSE
     return spec
 
@@ -325,6 +332,7 @@ class InpaintClient:
                       stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
                       anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
                       progressive: str = "auto", fill: str = "guided", seen_channel: bool = False,
+                      warm_start: str = "auto", warm_start_job: str = "",
                       references: Optional[Mapping[int, np.ndarray]] = None) -> str:
         """Create an upload job from in-memory frames and send them; returns the job id.
 
@@ -337,13 +345,17 @@ class InpaintClient:
         trained on the shot), 'paper' (the network alone) or 'propagation' (the other frames alone, no training).
         ``seen_channel``: the results get one more channel, SEEN_CHANNEL ('inpaint.seen'), after ``channels``: 1
         where the fill came from another frame, 0 elsewhere (``result_channels`` names a job's).
+        ``warm_start``: 'auto' (the network starts from a finished job's on this server when the frames it was
+        trained on are unchanged), 'off' (from scratch) or 'force' (the newest finished job whose network fits,
+        even if the plate changed); ``warm_start_job``: that finished job's id instead. The events say which.
         """
         layout = _check_frames(frames, channels)
         spec = _job_spec(name=name, matte_channel=matte_channel, threshold=threshold, dilate=dilate, preset=preset,
                          iterations=iterations, seed=seed, preview_every=preview_every,
                          inpaint_non_finite=inpaint_non_finite, stabilisation=stabilisation, mask_frame=mask_frame,
                          anti_ambiguity=anti_ambiguity, time_budget_minutes=time_budget_minutes,
-                         progressive=progressive, fill=fill, seen_channel=seen_channel)
+                         progressive=progressive, fill=fill, seen_channel=seen_channel,
+                         warm_start=warm_start, warm_start_job=warm_start_job)
         spec.upload.frames.extend(sorted(int(f) for f in frames))
         spec.upload.layout.CopyFrom(layout)
         references = dict(references or {})
@@ -373,6 +385,7 @@ class InpaintClient:
                      stabilisation: Optional[float] = None, mask_frame: Optional[int] = None,
                      anti_ambiguity: Optional[float] = None, time_budget_minutes: Optional[float] = None,
                      progressive: str = "auto", fill: str = "guided", seen_channel: bool = False,
+                     warm_start: str = "auto", warm_start_job: str = "",
                      references: Optional[Mapping[int, Union[str, Tuple[str, str]]]] = None) -> str:
         """Create a job over sequences on a filesystem the server shares; returns the job id.
 
@@ -383,6 +396,7 @@ class InpaintClient:
         ``progressive``: 'auto' (multi-scale for frames over 2048 px), 'on' or 'off'.
         ``fill``: 'guided' (default), 'paper' or 'propagation', as for submit_arrays.
         ``seen_channel``: each output file gets one more channel, SEEN_CHANNEL ('inpaint.seen').
+        ``warm_start``, ``warm_start_job``: as for submit_arrays.
         """
         if not plate or not output:
             raise ValueError("A path job needs both a plate and an output sequence, e.g. '/shots/plate.####.exr'.")
@@ -390,7 +404,8 @@ class InpaintClient:
                          iterations=iterations, seed=seed, preview_every=preview_every,
                          inpaint_non_finite=inpaint_non_finite, stabilisation=stabilisation, mask_frame=mask_frame,
                          anti_ambiguity=anti_ambiguity, time_budget_minutes=time_budget_minutes,
-                         progressive=progressive, fill=fill, seen_channel=seen_channel)
+                         progressive=progressive, fill=fill, seen_channel=seen_channel,
+                         warm_start=warm_start, warm_start_job=warm_start_job)
         spec.paths.CopyFrom(inpaint_pb2.PathSource(plate=plate, matte=matte, output=output, frames=frames,
                                                    overwrite=overwrite))
         for frame, files in sorted((references or {}).items()):

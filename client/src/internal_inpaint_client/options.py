@@ -98,6 +98,8 @@ class Option:
             if value not in self.choices:
                 return f"Unknown {label} {value!r}; choose one of {', '.join(self.choices)}."
             return None
+        if self.kind is str:  # free text (a job id): checked where it is used
+            return None if isinstance(value, str) else f"{label} must be text (got {value!r})."
         if self.kind is float and not math.isfinite(value):
             return f"{label} must be a finite number."
         number = float(value)
@@ -246,6 +248,19 @@ _OPTIONS = (
         default=False, library="seen_channel", library_on=JOB_SPEC,
         cli=Flag("--seen-channel"), client="seen_channel",
         grpc=GrpcField("seen_channel", optional=False, unset=False),
+    ),
+    Option(
+        "warm_start", str, "start the network from a finished job's network of the same shot (a re-press after the "
+        "matte grew a little, with a few more frames or a longer budget): auto (default) = when the plate's pixels "
+        "it was trained on are unchanged and the network fits; off = always from scratch; force = from the newest "
+        "finished job whose network fits, even if the plate changed. The job's events say which it was",
+        default="auto", choices=("auto", "off", "force"), library="warm_start", library_on=JOB_SPEC,
+        client="warm_start", grpc=GrpcField("warm_start", optional=False, unset="auto", enum_prefix="WARM_START_"),
+    ),
+    Option(
+        "warm_start_job", str, "the id of a finished job on the server whose network seeds this one, even if the "
+        "plate changed (default: as warm_start says)",
+        default="", client="warm_start_job", grpc=GrpcField("warm_start_job", optional=False, unset=""),
     ),
     Option(
         "preview_every", int, "iterations between preview images sent to watchers (0 = the server's default)",

@@ -131,3 +131,88 @@ def test_the_command_line_takes_warm_start(tmp_path, capsys):
     assert "Warm start from" in capsys.readouterr().err
     assert main(args + ["--warm-start", "off"]) == 0
     assert "Warm start from" not in capsys.readouterr().err
+
+
+def test_a_matte_grown_in_the_plates_alpha_still_warm_starts(tmp_path):
+    """A re-press in Nuke: the roto grew, so the alpha of every uploaded frame changed; the colour did not."""
+    shot = _shot(tmp_path)
+    run_job(_job(tmp_path, shot))
+    for frame in range(1001, 1005):
+        path = str(tmp_path / f"plate.{frame}.exr")
+        plate = read_frame(path)
+        alpha = plate.pixels[..., 3] > 0.5
+        grown = alpha | np.roll(alpha, 2, axis=1) | np.roll(alpha, -2, axis=1)
+        plate.pixels[..., 3] = grown.astype(np.float16)
+        write_frame(path, plate.pixels, plate.spec, overwrite=True)
+    news = _News()
+    run_job(_job(tmp_path, shot), news)
+    assert any(s.startswith("Warm start from") and "4 frames unchanged" in s for s in news.stages), news.stages
+
+
+def _finished_elsewhere(tmp_path, name: str, shot: ShotSpec, settings: TrainSettings = TINY) -> str:
+    """A finished job with its own work folder, as each of the server's jobs has: its checkpoint."""
+    spec = JobSpec(shot, str(tmp_path / name / "c.####.exr"), settings, device="cpu", overwrite=True,
+                   work_dir=str(tmp_path / name / "work"))
+    return run_job(spec).checkpoint
+
+
+def _other_shot(tmp_path) -> ShotSpec:
+    folder = tmp_path / "other"
+    folder.mkdir()
+    write_exr_sequence(make_clip(frames=4, width=48, height=32, seed=9), str(folder / "plate.####.exr"))
+    return ShotSpec(str(folder / "plate.####.exr"))
+
+
+def test_a_job_takes_the_first_offered_run_of_its_own_plate(tmp_path):
+    """The server offers every finished job's checkpoint, newest first; other shots' are passed over quietly."""
+    shot = _shot(tmp_path)
+    mine = _finished_elsewhere(tmp_path, "mine", shot)
+    theirs = _finished_elsewhere(tmp_path, "theirs", _other_shot(tmp_path))
+    news = _News()
+    run_job(_job(tmp_path, shot, resume=True, work_dir=str(tmp_path / "new"), warm_start_sources=(theirs, mine)),
+            news)
+    assert any(s.startswith(f"Warm start from {mine}") for s in news.stages), news.stages
+    assert not news.warnings
+
+    news = _News()
+    run_job(_job(tmp_path, shot, resume=True, work_dir=str(tmp_path / "new2"), warm_start_sources=(theirs,)), news)
+    assert "Starting cold: none of the 1 finished runs considered was trained on this plate" in news.stages
+    assert not news.warnings
+    news = _News()
+    run_job(_job(tmp_path, shot, resume=True, work_dir=str(tmp_path / "new3"), warm_start_sources=()), news)
+    assert "Starting cold: there is no finished run to warm-start from" in news.stages
+
+
+def test_force_takes_the_newest_run_whose_network_fits_even_of_another_plate(tmp_path):
+    shot = _shot(tmp_path)
+    theirs = _finished_elsewhere(tmp_path, "theirs", _other_shot(tmp_path))
+    news = _News()
+    run_job(_job(tmp_path, shot, work_dir=str(tmp_path / "new"), warm_start="force", warm_start_sources=(theirs,)),
+            news)
+    assert any(s.startswith(f"Warm start from {theirs}") and "plate changed in 4 of its frames (forced)" in s
+               for s in news.stages), news.stages
+    news = _News()
+    run_job(_job(tmp_path, shot, work_dir=str(tmp_path / "new2"), warm_start="force", warm_start_sources=()), news)
+    assert "Starting cold: there is no finished run to warm-start from." in news.warnings
+
+
+def test_a_refused_network_leaves_the_cold_weights_untouched(tmp_path, monkeypatch):
+    """A checkpoint of another width is refused before any tensor is copied: the job starts from fresh weights."""
+    shot = _shot(tmp_path)
+    torch.manual_seed(0)
+    wider = _finished_elsewhere(tmp_path, "wider", shot, TrainSettings(width=8, two_stage=False, iterations=2,
+                                                                          batch_size=2, crop_size=16,
+                                                                          checkpoint_every=0))
+    starts = []
+    real = single.train_in_job
+
+    def spy(ctx, trainer):
+        starts.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        return real(ctx, trainer)
+
+    monkeypatch.setattr(single, "train_in_job", spy)
+    news = _News()
+    run_job(_job(tmp_path, shot, work_dir=str(tmp_path / "a"), warm_start_sources=(wider,)), news)
+    assert any("holds another network" in w for w in news.warnings), news.warnings
+    run_job(_job(tmp_path, shot, work_dir=str(tmp_path / "b"), warm_start="off"))
+    assert all(torch.equal(starts[0][k], starts[1][k]) for k in starts[1])  # the same seed's fresh weights

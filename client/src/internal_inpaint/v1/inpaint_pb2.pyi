@@ -41,6 +41,12 @@ class FillMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILL_GUIDED: _ClassVar[FillMode]
     FILL_PAPER: _ClassVar[FillMode]
     FILL_PROPAGATION: _ClassVar[FillMode]
+
+class WarmStartMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WARM_START_AUTO: _ClassVar[WarmStartMode]
+    WARM_START_OFF: _ClassVar[WarmStartMode]
+    WARM_START_FORCE: _ClassVar[WarmStartMode]
 PIXEL_TYPE_UNSPECIFIED: PixelType
 HALF: PixelType
 FLOAT: PixelType
@@ -61,6 +67,9 @@ PROGRESSIVE_OFF: ProgressiveMode
 FILL_GUIDED: FillMode
 FILL_PAPER: FillMode
 FILL_PROPAGATION: FillMode
+WARM_START_AUTO: WarmStartMode
+WARM_START_OFF: WarmStartMode
+WARM_START_FORCE: WarmStartMode
 
 class FrameLayout(_message.Message):
     __slots__ = ("width", "height", "channels", "pixel_type")
@@ -123,7 +132,7 @@ class MatteSettings(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., threshold: _Optional[float] = ..., dilate: _Optional[int] = ..., mask_frame: _Optional[int] = ...) -> None: ...
 
 class TrainingSettings(_message.Message):
-    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes", "progressive", "fill", "seen_channel")
+    __slots__ = ("preset", "iterations", "seed", "preview_every", "stabilisation", "anti_ambiguity", "time_budget_minutes", "progressive", "fill", "seen_channel", "warm_start", "warm_start_job")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +143,8 @@ class TrainingSettings(_message.Message):
     PROGRESSIVE_FIELD_NUMBER: _ClassVar[int]
     FILL_FIELD_NUMBER: _ClassVar[int]
     SEEN_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_JOB_FIELD_NUMBER: _ClassVar[int]
     preset: str
     iterations: int
     seed: int
@@ -144,7 +155,9 @@ class TrainingSettings(_message.Message):
     progressive: ProgressiveMode
     fill: FillMode
     seen_channel: bool
-    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ..., progressive: _Optional[_Union[ProgressiveMode, str]] = ..., fill: _Optional[_Union[FillMode, str]] = ..., seen_channel: bool = ...) -> None: ...
+    warm_start: WarmStartMode
+    warm_start_job: str
+    def __init__(self, preset: _Optional[str] = ..., iterations: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., stabilisation: _Optional[float] = ..., anti_ambiguity: _Optional[float] = ..., time_budget_minutes: _Optional[float] = ..., progressive: _Optional[_Union[ProgressiveMode, str]] = ..., fill: _Optional[_Union[FillMode, str]] = ..., seen_channel: bool = ..., warm_start: _Optional[_Union[WarmStartMode, str]] = ..., warm_start_job: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("name", "upload", "paths", "matte", "training", "non_finite")
