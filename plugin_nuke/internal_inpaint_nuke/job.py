@@ -56,13 +56,17 @@ def reuse_key(files: Iterable[str], settings: Settings, references: Iterable[str
     seen channel joined the fields when the default fill became "guided": a node saved before then holds a
     result of the "paper" fill, whose key must not match a press under the new default, so it runs once more.
     The reference frames join the fields only when there are some, so a press without references keys as before
-    and still reuses a result finished before references existed.
+    and still reuses a result finished before references existed. The warm start joins them likewise only when it
+    is not the default (auto): switching it to "off" (train from scratch) or "force" is a new job, never the
+    previous result reused, while a node at auto keeps the key, and the result, it had before the knob existed.
     """
     fields: Dict[str, object] = {"preset": settings.preset, "iterations": settings.iterations, "seed": settings.seed,
                                  "mask_channel": settings.mask_channel, "frames": settings.frames,
                                  "fill": settings.fill, "seen_channel": settings.seen_channel}
     if settings.reference_frames:
         fields["reference_frames"] = list(settings.reference_frames)
+    if settings.warm_start != ii.DEFAULT_WARM_START:
+        fields["warm_start"] = settings.warm_start
     return shared_reuse_key([*files, *references], fields, version=KEY_VERSION)
 
 
@@ -161,7 +165,8 @@ class JobRun:
                     job_id = client.submit_paths(
                         rendered.plate, rendered.output, frames=frames, matte_channel="A", preset=settings.preset,
                         iterations=settings.iterations or None, seed=settings.seed, name=self.label,
-                        fill=settings.fill, seen_channel=settings.seen_channel, **extra)
+                        fill=settings.fill, seen_channel=settings.seen_channel, warm_start=settings.warm_start,
+                        **extra)
                 self.job_id = job_id
                 self._post(self._submitted, job_id, key, output, frames)
                 self._follow(client)

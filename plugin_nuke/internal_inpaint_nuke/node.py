@@ -43,9 +43,16 @@ PER_VIEW = "PerView"  # absent from nodes saved before views were supported: mad
 SERVER, MASK_CHANNEL, RANGE_MODE, FIRST, LAST = "server", "mask_channel", "frame_range", "first", "last"
 PRESET, ITERATIONS, SEED, JOB_FOLDER = "preset", "iterations", "seed", "job_folder"
 FILL, SEEN, VIEW = "fill", "seen_channel", "view"  # absent from nodes saved before they existed: their defaults
+WARM_START = "warm_start"  # absent from nodes saved before it existed: its default (auto)
 REFERENCE_FRAMES = "reference_frames"  # absent from nodes saved before it existed: no references
 FILL_MODES: tuple = OPTIONS["fill"].choices
 DEFAULT_FILL = str(OPTIONS["fill"].default)
+WARM_START_MODES: tuple = OPTIONS["warm_start"].choices
+DEFAULT_WARM_START = str(OPTIONS["warm_start"].default)
+# The option's own help (the command line's), as a sentence, and what "off" is for on a node.
+WARM_START_TIP = (OPTIONS["warm_start"].help[:1].upper() + OPTIONS["warm_start"].help[1:] + ".\n"
+                  "Pick off to train once more from scratch: a change of this knob is a new job, never the "
+                  "previous result reused.")
 INPAINT_BUTTON, CANCEL_BUTTON, STATUS, JOB_ID = "inpaint", "cancel", "status", "job_id"
 # Hidden: the last job's reuse key, output pattern and frames ("first-last").
 JOB_KEY, JOB_OUTPUT, JOB_FRAMES = "job_key", "job_output", "job_frames"
@@ -181,6 +188,7 @@ def _add_knobs(group: nuke.Group) -> None:
         "paper: the network alone, as in the paper (the results of earlier versions of this node).\n"
         "propagation: the other frames alone, no training: fast, for a first look; what no frame shows is smeared "
         "in from the hole's edge.")
+    add(nuke.Enumeration_Knob(WARM_START, "warm start", list(WARM_START_MODES)), DEFAULT_WARM_START, WARM_START_TIP)
     add(nuke.Boolean_Knob(SEEN, "seen channel"), False,
         f"Add a channel {SEEN_CHANNEL} to the result: 1 where the fill was taken from another frame (real pixels), "
         "0 where it was invented, and 0 outside the matte. View it to see which parts of the fill to check first. "

@@ -35,6 +35,7 @@ class Settings:
     job_folder: str
     fill: str = ii.DEFAULT_FILL
     seen_channel: bool = False
+    warm_start: str = ii.DEFAULT_WARM_START  # where the network starts: auto, off (from scratch) or force
     view: str = "main"  # the one view rendered, trained and read back
     reference_frames: Tuple[int, ...] = ()  # frames of the reference input painted by hand, sorted
 
@@ -95,10 +96,14 @@ def read_settings(group: nuke.Group) -> Settings:
     fill = fill_knob.value() if fill_knob is not None else ii.DEFAULT_FILL
     if fill not in ii.FILL_MODES:
         raise InputProblem(f"Unknown fill {fill!r}: pick one of {', '.join(ii.FILL_MODES)}.")
+    warm_knob = group.knob(ii.WARM_START)  # None on a node saved before it existed: auto
+    warm_start = warm_knob.value() if warm_knob is not None else ii.DEFAULT_WARM_START
+    if warm_start not in ii.WARM_START_MODES:
+        raise InputProblem(f"Unknown warm start {warm_start!r}: pick one of {', '.join(ii.WARM_START_MODES)}.")
     return Settings(address=address, mask_channel=mask_channel, first=first, last=last,
                     preset=group[ii.PRESET].value(), iterations=iterations, seed=int(group[ii.SEED].value()),
                     job_folder=os.path.abspath(os.path.expanduser(folder)), fill=fill,
-                    seen_channel=bool(seen_knob.value()) if seen_knob is not None else False,
+                    seen_channel=bool(seen_knob.value()) if seen_knob is not None else False, warm_start=warm_start,
                     view=selected_view(group), reference_frames=reference_frames(group, first, last))
 
 

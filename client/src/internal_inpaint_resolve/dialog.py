@@ -22,6 +22,7 @@ from .job import (
     CLEAN_NAME,
     DEFAULT_FILL,
     DEFAULT_PRESET,
+    DEFAULT_WARM_START,
     FILL_MODES,
     FILL_TIPS,
     PLATE_NAME,
@@ -30,6 +31,8 @@ from .job import (
     REFERENCE_NAME,
     REFERENCE_TIP,
     SEEN_TIP,
+    WARM_START_MODES,
+    WARM_START_TIP,
     JobRunner,
     JobSettings,
     PluginError,
@@ -94,7 +97,7 @@ class Dialog:
 
         self.win = self.disp.AddWindow(
             {"ID": WINDOW_ID, "WindowTitle": "InternalInpaint: remove the matte's object",
-             "Geometry": [200, 200, 520, 590]},
+             "Geometry": [200, 200, 520, 620]},
             ui.VGroup([
                 row("Plate", ui.ComboBox({"ID": "Plate"})),
                 row("Matte", ui.ComboBox({"ID": "Matte"})),
@@ -112,6 +115,7 @@ class Dialog:
                 row("Grow matte (px)", ui.SpinBox({"ID": "Dilate", "Minimum": 0, "Maximum": 256, "Value": 0})),
                 row("Fill", ui.ComboBox({"ID": "Fill", "ToolTip": "Where the fill of the hole comes from. "
                                          + " ".join(f"{mode}: {FILL_TIPS[mode]}" for mode in FILL_MODES)})),
+                row("Warm start", ui.ComboBox({"ID": "WarmStart", "ToolTip": WARM_START_TIP})),
                 ui.CheckBox({"ID": "SeenChannel", "Text": "Seen channel", "Checked": False, "Weight": 0,
                              "ToolTip": SEEN_TIP}),
                 row("Server", ui.LineEdit({"ID": "Address", "Text": default_address()})),
@@ -152,6 +156,8 @@ class Dialog:
         self.items["Preset"].CurrentIndex = PRESETS.index(DEFAULT_PRESET)
         self.items["Fill"].AddItems(list(FILL_MODES))
         self.items["Fill"].CurrentIndex = FILL_MODES.index(DEFAULT_FILL)
+        self.items["WarmStart"].AddItems(list(WARM_START_MODES))
+        self.items["WarmStart"].CurrentIndex = WARM_START_MODES.index(DEFAULT_WARM_START)
         if not plates:
             self.show("No Loader or MediaIn in this comp: add the plate first.")
 
@@ -214,6 +220,7 @@ class Dialog:
                            seed=int(it["Seed"].Value), dilate=int(it["Dilate"].Value),
                            fill=it["Fill"].CurrentText or DEFAULT_FILL,
                            seen_channel=bool(it["SeenChannel"].Checked),
+                           warm_start=it["WarmStart"].CurrentText or DEFAULT_WARM_START,
                            reference="" if reference in ("", REFERENCE_NONE) else reference,
                            reference_frames=parse_frame_list(it["ReferenceFrames"].Text)).validate()
 

@@ -47,6 +47,11 @@ FILL_TIPS = {
     "propagation": "The other frames alone, no training: fast, for a first look; what no frame shows is smeared in "
                    "from the hole's edge.",
 }
+WARM_START_MODES: Tuple[str, ...] = OPTIONS["warm_start"].choices  # auto, off, force (the options schema's)
+DEFAULT_WARM_START: str = OPTIONS["warm_start"].default
+# The option's own help (the command line's) as a sentence, and what "off" is for in the dialog.
+WARM_START_TIP = (OPTIONS["warm_start"].help[:1].upper() + OPTIONS["warm_start"].help[1:] + ". Pick off to train "
+                  "once more from scratch: a change of Warm start is a new job, never the previous result reused.")
 SEEN_TIP = (f"Add a channel {SEEN_CHANNEL} to the clean frames: 1 where the fill was taken from another frame, 0 "
             "where it was invented and outside the matte (the other channels are the same either way).")
 REFERENCE_TIP = ("A tool showing clean frames painted by hand (clean plates) at the Reference frames below. Those "
@@ -143,6 +148,7 @@ class JobSettings:
     token: Optional[str] = None
     fill: str = DEFAULT_FILL  # one of FILL_MODES
     seen_channel: bool = False  # the clean frames get SEEN_CHANNEL
+    warm_start: str = DEFAULT_WARM_START  # one of WARM_START_MODES: where the network starts
     reference: str = ""  # the tool showing the painted frames, "" for none
     reference_frames: Tuple[int, ...] = ()  # its frames that were painted, sorted
 
@@ -158,6 +164,8 @@ class JobSettings:
             raise PluginError(f"Unknown preset {self.preset!r}: pick one of {', '.join(PRESETS)}.")
         if self.fill not in FILL_MODES:
             raise PluginError(f"Unknown fill {self.fill!r}: pick one of {', '.join(FILL_MODES)}.")
+        if self.warm_start not in WARM_START_MODES:
+            raise PluginError(f"Unknown warm start {self.warm_start!r}: pick one of {', '.join(WARM_START_MODES)}.")
         self.seen_channel = bool(self.seen_channel)
         if self.iterations < 0 or self.dilate < 0 or self.seed < 0:
             raise PluginError("Iterations, seed and matte growth cannot be negative.")
@@ -195,6 +203,10 @@ class JobSettings:
         # same pixels from a renamed tool are the same job.
         if self.reference_frames:
             fields["reference_frames"] = list(self.reference_frames)
+        # Likewise only when not the default (auto): "off" (train from scratch) or "force" is a new job, never the
+        # previous result reused, while a press at auto keys as before the choice existed.
+        if self.warm_start != DEFAULT_WARM_START:
+            fields["warm_start"] = self.warm_start
         return fields
 
 
@@ -571,10 +583,11 @@ class JobRunner:
         self.job_id = self.client().submit_paths(
             plate_pattern, output_pattern, frames=s.frames, preset=s.preset,
             iterations=s.iterations or None, seed=s.seed, dilate=s.dilate, name=s.name, fill=s.fill,
-            seen_channel=s.seen_channel, **extra)
+            seen_channel=s.seen_channel, warm_start=s.warm_start, **extra)
         self._progress = Progress(status="Queued", detail=f"Job {self.job_id}")
         log(f"Job {self.job_id} submitted: {plate_pattern} -> {output_pattern}, frames {s.frames}, "
             f"preset {s.preset}, seed {s.seed}, fill {s.fill}" + (f", with {SEEN_CHANNEL}" if s.seen_channel else "")
+            + (f", warm start {s.warm_start}" if s.warm_start != DEFAULT_WARM_START else "")
             + (f", reference frames {format_frames(sorted(references))}" if references else ""))
         return self.job_id
 
