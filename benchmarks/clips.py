@@ -92,7 +92,7 @@ def build_clip(name: str, frames: int, cache_dir: str) -> BenchClip:
     truth = _as_half(truth)
     plate = np.where(hole[..., None], HOLE_COLOUR, truth).astype(np.float32)
     pattern = os.path.join(folder, "plate.####.exr")
-    numbers = _write_rgba_sequence(pattern, plate, hole)
+    numbers = write_rgba_sequence(pattern, plate, hole)
     return BenchClip(name, description, pattern, numbers, truth, plate, hole)
 
 
@@ -230,7 +230,8 @@ def _as_half(linear: np.ndarray) -> np.ndarray:
     return np.clip(linear, -65504, 65504).astype(np.float16).astype(np.float32)
 
 
-def _write_rgba_sequence(pattern: str, plate: np.ndarray, hole: np.ndarray) -> list[int]:
+def write_rgba_sequence(pattern: str, plate: np.ndarray, hole: np.ndarray) -> list[int]:
+    """The plate as RGBA half EXRs from frame FIRST_FRAME, the hole in A; returns the frame numbers."""
     sequence = SequencePattern.parse(pattern)
     frames = list(range(FIRST_FRAME, FIRST_FRAME + len(plate)))
     for t, frame in enumerate(frames):

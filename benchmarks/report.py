@@ -23,6 +23,7 @@ from .references import BUCKETS, ReferenceResult
 from .results import RunResults
 from .speed import InferSpeed, TrainSpeed
 from .transfer import TransferSpeed
+from .warm import DILATE_PX, EXTRA_FRAMES, WARM_SHARE, WarmResult
 from .windows import SIZE_4K, WindowMemory, scaled_per_frame_mb
 
 REAL_CLIP = "blackswan"
@@ -76,6 +77,7 @@ def write_report(results: RunResults, markdown_path: str, image_dir: str) -> Non
         _highres(results.highres),
         _propagation(results.propagation),
         _references(results.references),
+        _warm(results.warm),
         _features(results.features),
         _load(results.load),
         _protocol(),
@@ -528,6 +530,37 @@ def _references(r: ReferenceResult | None) -> str:
         "by distance: the frames that far from the nearest reference, in brackets the difference to the run "
         "without references on the same frames.",
         "", _table(headers, rows),
+    ])
+
+
+def _warm(w: WarmResult | None) -> str:
+    """Warm starts: the cold job's PSNR against the warm job's at a quarter of its budget, per clip and case."""
+    if w is None:
+        return ""
+    rows = []
+    for c in w.cases:
+        if c.case == "dilate":
+            extra = (f"ring {c.cold_ring_psnr:.2f} / {c.warm_ring_psnr:.2f} dB; halo left {c.cold_halo:.3f} / "
+                     f"{c.warm_halo:.3f}")
+        else:
+            extra = f"the {EXTRA_FRAMES} new frames {c.cold_new_psnr:.2f} / {c.warm_new_psnr:.2f} dB"
+        rows.append([c.clip, c.case, f"{c.cold_psnr:.2f} ({c.cold_seconds:.0f} s, {c.cold_iterations} it)",
+                     f"{c.warm_psnr:.2f} ({c.warm_seconds:.0f} s, {c.warm_iterations} it)",
+                     f"{c.warm_psnr - c.cold_psnr:+.2f}", f"{c.warm_seconds / max(c.cold_seconds, 1e-9):.2f}",
+                     extra, "yes" if c.warm_message.startswith("Warm start") else f"no: {c.warm_message}"])
+    return "\n".join([
+        "## Warm starts", "",
+        f"A finished job (the default fill, {w.budget_s / 60:g} minutes) is pressed again, on each clip: 'dilate' "
+        f"with the matte grown by {DILATE_PX} px, 'range' with {EXTRA_FRAMES} more frames than it saw. Each "
+        f"re-press runs cold (from scratch, {w.budget_s / 60:g} minutes) and warm (seeded by the finished job, as "
+        f"the server offers it: warm_start auto; {WARM_SHARE:g} of the budget); every job's seconds include its "
+        "flow. PSNR in the new hole (dB, display sRGB). In 'dilate' the plate carries a magenta halo in the "
+        f"{DILATE_PX} px ring (the object's edge the first job learned as known pixels): 'halo left' is the "
+        "fill's error along the painted halo as a share of it (1 = the halo came back whole, 0 = none of it), "
+        "cold / warm. Target: the warm job at least the cold job's PSNR in at most a quarter of its time "
+        "(`benchmarks/warm.py`).",
+        "", _table(["Clip", "Case", "Cold", "Warm", "Warm - cold (dB)", "Time warm / cold", "Where it matters "
+                    "(cold / warm)", "Warm-started"], rows),
     ])
 
 

@@ -22,6 +22,7 @@ from .quality import ClipResult, MethodScore
 from .references import ReferenceResult
 from .speed import InferSpeed, IoSpeed, SpeedResult, TrainSpeed
 from .transfer import TransferSpeed
+from .warm import WarmResult
 from .windows import WindowMemory
 
 
@@ -40,6 +41,7 @@ class RunResults:
     features: FeatureResult | None = None
     load: LoadResult | None = None
     references: ReferenceResult | None = None
+    warm: WarmResult | None = None
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -97,8 +99,9 @@ def load(path: str) -> RunResults:
     features = FeatureResult.from_dict(raw["features"]) if raw.get("features") else None
     load = LoadResult.from_dict(raw["load"]) if raw.get("load") else None
     references = ReferenceResult.from_dict(raw["references"]) if raw.get("references") else None
+    warm = WarmResult.from_dict(raw["warm"]) if raw.get("warm") else None
     return RunResults(raw["suite"], raw["command"], raw["environment"], clips, speed, raw["seconds"], transfer,
-                      window_memory, highres, propagation, features, load, references)
+                      window_memory, highres, propagation, features, load, references, warm)
 
 
 def _cpu_model() -> str:

@@ -24,7 +24,7 @@ import torch
 from inpaint_core.device import select_device
 from inpaint_core.training.mask_propagation import PropagationSettings
 
-from . import features, highres, load, propagation, references, report, results, speed, transfer, windows
+from . import features, highres, load, propagation, references, report, results, speed, transfer, warm, windows
 from .clips import BenchClip, build_clip
 from .quality import parse_variant, run_clip
 
@@ -33,7 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the 'standard' rows at those budgets. 'wide' is the two-stage net.
 PRESETS = ("standard", "wide")
 REAL_CLIP = "blackswan"
-SECTIONS = ("quality", "speed", "transfer", "windows", "highres", "propagation", "features", "load", "references")
+SECTIONS = ("quality", "speed", "transfer", "windows", "highres", "propagation", "features", "load", "references",
+            "warm")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Suite:
     propagation_iterations: int = 1000  # training iterations of single-frame mask propagation (its default)
     reference_frames: int = 30  # frames of the references section's procedural clip
     reference_iterations: int = 600  # refiner iterations of each of its jobs
+    warm_budget_min: float = 3.0  # the cold jobs' budget in the warm-start section (draft; the warm ones get a quarter)
     load_clients: int = 64  # clients submitting and watching one small job each, at once (48 hold a watch)
     load_rounds: int = 3  # of them, to see whether the server's memory grows round after round
     load_iterations: int = 20  # training iterations of each load job
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         run = _previous_results(results_path, run)
     started = time.monotonic() - run.seconds  # a merged run's time adds to the earlier one's
     os.makedirs(images, exist_ok=True)
-    clips = _build_clips(suite, cache) if args.only & {"quality", "speed", "features"} else {}
+    clips = _build_clips(suite, cache) if args.only & {"quality", "speed", "features", "warm"} else {}
     if "speed" in args.only:  # first, while the process is small: its memory figures are then the stages' own
         run.speed = _measure_speed(suite, clips[suite.plans[0].clip], cache, device)
         _save(run, started, results_path)
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     if "references" in args.only:
         run.references = references.measure(os.path.join(cache, "references"), suite.reference_frames,
                                             suite.reference_iterations, _log)
+        _save(run, started, results_path)
+    if "warm" in args.only:
+        run.warm = warm.measure([clips[plan.clip] for plan in suite.plans], os.path.join(cache, "warm"),
+                                60.0 * suite.warm_budget_min, _log)
         _save(run, started, results_path)
     if "highres" in args.only:
         run.highres = highres.highres(args.highres_dir, suite.highres_frames, suite.highres_iterations, _log)
