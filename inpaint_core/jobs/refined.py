@@ -2,19 +2,21 @@
 
 Three steps, each reported and cancellable, all inside the job's time budget: propagation through the real holes
 (propagated.py), propagation again through ``BORROWED_CONFIGS`` configurations of holes borrowed along the
-object's path (the refiner's training data: under a borrowed hole the plate is known), then the refiner's
-training. The fill paints every hole pixel with its propagated colour (Telea where no frame shows it) and runs
-the refiner on the frame; outside the hole the plate is untouched (composite).
+object's path (one when a finished refiner seeds the job: a warm start), the refiner's training data (under a
+borrowed hole the plate is known), then the refiner's training. The fill paints every hole pixel with its
+propagated colour (Telea where no frame shows it) and runs the refiner on the frame; outside the hole the plate is
+untouched (composite).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import torch
 
-from inpaint_core.errors import Cancelled
+from inpaint_core.errors import Cancelled, CheckpointError
 from inpaint_core.flow.borrowed import BorrowedHoles, UnionCandidates, borrow_along_path
 from inpaint_core.flow.candidates import FrameCache, frame_candidates
 from inpaint_core.flow.estimate import estimate_shot_flow
@@ -22,14 +24,33 @@ from inpaint_core.flow.prefill import telea_prefill
 from inpaint_core.inference.fill import composite, refine_encoded
 from inpaint_core.io.colour import LogEncoding, to_float32
 from inpaint_core.jobs.propagated import PropagatedShot, Throttle
-from inpaint_core.jobs.types import FillFrame, JobContext
+from inpaint_core.jobs.types import FillFrame, JobContext, will_warm_start
 from inpaint_core.model.refiner import PropagationRefiner
+from inpaint_core.training.checkpoints import load_checkpoint
 from inpaint_core.training.dataset import TrainingData
-from inpaint_core.training.refiner import RefinerData
+from inpaint_core.training.refiner import RefinerData, RefinerTrainer
 
 # Borrowed-hole configurations propagated for training: each costs one more propagation of the shot. Four was
 # what the experiment measured (benchmarks/experiments/README.md, section 7).
 BORROWED_CONFIGS = 4
+# A warm-started refiner has learned from four already (on nearly the same holes) and only fine-tunes: one
+# propagation instead of four is most of what makes a re-press fast (docs/benchmarks.md, "Warm starts").
+WARM_BORROWED_CONFIGS = 1
+
+
+def borrowed_configs(ctx: JobContext, data: TrainingData) -> int:
+    """How many borrowed-hole configurations the job propagates: as many as the checkpoint it resumes was trained
+    on (its compatibility holds the count), WARM_BORROWED_CONFIGS when a finished refiner will seed it, else
+    BORROWED_CONFIGS."""
+    own = ctx.checkpoint
+    if ctx.spec.resume and own and os.path.exists(own):
+        try:
+            return int(load_checkpoint(own)["compatibility"].get("configs", BORROWED_CONFIGS))
+        except CheckpointError:
+            return BORROWED_CONFIGS  # the job says so and starts over (resume_or_start)
+    if will_warm_start(ctx, RefinerTrainer.kind, data.fingerprints, own):
+        return WARM_BORROWED_CONFIGS
+    return BORROWED_CONFIGS
 
 
 def propagate_borrowed(ctx: JobContext, data: TrainingData, propagated: PropagatedShot) -> RefinerData:
@@ -38,12 +59,15 @@ def propagate_borrowed(ctx: JobContext, data: TrainingData, propagated: Propagat
     rng = np.random.default_rng([ctx.spec.train.seed, 23])
     configs: list[BorrowedHoles] = []
     candidates: list[list[UnionCandidates | None]] = []
-    for n in range(BORROWED_CONFIGS):
+    count = borrowed_configs(ctx, data)
+    for n in range(count):
         config = borrow_along_path(data.holes, rng)
-        candidates.append(_union_candidates(ctx, config, data, f"{n + 1} of {BORROWED_CONFIGS}"))
+        candidates.append(_union_candidates(ctx, config, data, f"{n + 1} of {count}"))
         configs.append(config)
     seconds = time.monotonic() - started
-    ctx.reporter.stage(f"Refiner: {BORROWED_CONFIGS} borrowed-hole propagations in {seconds:.0f} s")
+    ctx.reporter.stage(f"Refiner: {count} borrowed-hole propagation{'s' * (count > 1)} in {seconds:.0f} s"
+                       + (" (a finished refiner seeds this job: it fine-tunes)" if count == WARM_BORROWED_CONFIGS
+                          and count < BORROWED_CONFIGS else ""))
     frame = int(np.argmax(data.holes.reshape(len(data.frames), -1).sum(axis=1)))
     hole = data.holes[frame]
     colour = data.encoding.decode(data.images[frame].astype(np.float32))

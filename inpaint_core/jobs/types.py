@@ -32,6 +32,7 @@ from inpaint_core.flow.estimate import FlowSettings
 from inpaint_core.io.image_files import with_channel, write_frame
 from inpaint_core.io.sequence import SequencePattern, format_frame_list
 from inpaint_core.masks.shot import Shot, ShotSpec
+from inpaint_core.training.checkpoints import load_checkpoint
 from inpaint_core.training.dataset import TrainingData
 from inpaint_core.training.loop import Progress, TrainingLoop
 from inpaint_core.training.mask_propagation import PropagationSettings
@@ -250,17 +251,10 @@ def warm_start(ctx: JobContext, trainer: TrainingLoop) -> bool:
     """Seed the trainer from a finished run, as the job's warm_start says; True when the job's news has said what
     became of an earlier checkpoint (it started from it, or starts cold and why), False when there was none to
     consider. Trainers without fingerprints (progressive scales, mask propagation) always start cold."""
-    choice, own = ctx.spec.warm_start, trainer.checkpoint_path
+    choice, own, searched = ctx.spec.warm_start, trainer.checkpoint_path, ctx.spec.warm_start_sources
     if choice == "off" or not trainer.fingerprints():
         return False
-    searched = ctx.spec.warm_start_sources
-    if choice in WARM_START_MODES:
-        sources = [p for p in (own, *(searched or ())) if p and os.path.exists(p)]
-    elif os.path.exists(choice):
-        sources = [choice]
-    else:
-        raise InputError(f"No checkpoint at {choice} to warm-start from (--warm-start); give a finished job's "
-                         f"checkpoint, or {', '.join(WARM_START_MODES)}.")
+    sources = _warm_sources(ctx, own)
     if not sources:
         if choice == "force":
             ctx.reporter.warning("Starting cold: there is no finished run to warm-start from.")
@@ -288,6 +282,38 @@ def warm_start(ctx: JobContext, trainer: TrainingLoop) -> bool:
     ctx.reporter.warning(f"Starting cold: {_refusal_reason(refusals, own_refused)}"
                          + (f"; the earlier checkpoint {own} will be replaced" if own_refused else "") + ".")
     return True
+
+
+def _warm_sources(ctx: JobContext, own: str | None) -> list[str]:
+    """The checkpoints the job's warm_start lets it start from, best first (existing files only)."""
+    choice = ctx.spec.warm_start
+    if choice == "off":
+        return []
+    if choice in WARM_START_MODES:
+        return [p for p in (own, *(ctx.spec.warm_start_sources or ())) if p and os.path.exists(p)]
+    if os.path.exists(choice):
+        return [choice]
+    raise InputError(f"No checkpoint at {choice} to warm-start from (--warm-start); give a finished job's "
+                     f"checkpoint, or {', '.join(WARM_START_MODES)}.")
+
+
+def will_warm_start(ctx: JobContext, kind: str, fingerprints: dict[int, str], own: str | None) -> bool:
+    """Whether warm_start will most likely seed a ``kind`` trainer, judged before the trainer exists from what
+    its checkpoints store (kind, finished, fingerprints), for precomputations a warm start can shorten. The
+    network's shapes are checked only by warm_start itself, which decides for good."""
+    if not fingerprints:
+        return False
+    for source in _warm_sources(ctx, own):
+        try:
+            state = load_checkpoint(source)
+        except CheckpointError:
+            continue
+        old = state.get("fingerprints") or {}
+        common = set(old) & set(fingerprints)
+        unchanged = bool(common) and all(old[f] == fingerprints[f] for f in common)
+        if state["kind"] == kind and state.get("finished") and (unchanged or ctx.spec.warm_start != "auto"):
+            return True
+    return False
 
 
 def _refusal_reason(refusals: list, own_refused: bool) -> str:

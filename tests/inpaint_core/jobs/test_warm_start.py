@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -216,3 +219,25 @@ def test_a_refused_network_leaves_the_cold_weights_untouched(tmp_path, monkeypat
     assert any("holds another network" in w for w in news.warnings), news.warnings
     run_job(_job(tmp_path, shot, work_dir=str(tmp_path / "b"), warm_start="off"))
     assert all(torch.equal(starts[0][k], starts[1][k]) for k in starts[1])  # the same seed's fresh weights
+
+
+def test_a_warm_refiner_propagates_one_borrowed_configuration_and_its_resume_keeps_that(tmp_path):
+    """Fine-tuning needs fewer borrowed holes: one propagation instead of four; resuming the interrupted warm job
+    must propagate as many as its checkpoint was trained on, or the checkpoint would not fit."""
+    shot = _shot(tmp_path)
+    cold = _News()
+    first = run_job(_job(tmp_path, shot, work_dir=str(tmp_path / "first")), cold)
+    assert any(s.startswith("Refiner: 4 borrowed-hole propagations") for s in cold.stages), cold.stages
+    longer = TrainSettings(width=4, two_stage=False, iterations=8, batch_size=2, crop_size=16, checkpoint_every=1)
+    spec = JobSpec(shot, str(tmp_path / "out" / "c.####.exr"), longer, device="cpu", overwrite=True,
+                   work_dir=str(tmp_path / "second"), warm_start_sources=(first.checkpoint,))
+    interrupted = _News(cancel_at=3)
+    with pytest.raises(Cancelled):
+        run_job(spec, interrupted, should_cancel=interrupted.should_cancel)
+    assert any(s.startswith("Refiner: 1 borrowed-hole propagation in") and "fine-tunes" in s
+               for s in interrupted.stages), interrupted.stages
+    os.remove(first.checkpoint)  # the finished job expired meanwhile: the count must come from the checkpoint
+    resumed = _News()
+    run_job(replace(spec, resume=True), resumed)
+    assert any(s.startswith("Resuming from") for s in resumed.stages), resumed.stages
+    assert any(s.startswith("Refiner: 1 borrowed-hole propagation in") for s in resumed.stages), resumed.stages
