@@ -35,11 +35,6 @@ def plugin(nuke_plugin):
 
 
 @pytest.fixture
-def job(nuke_plugin):
-    return nuke_plugin.job
-
-
-@pytest.fixture
 def commands(nuke_plugin):
     return nuke_plugin.commands
 

@@ -36,16 +36,6 @@ LAST = FIRST + FRAMES - 1
 PAINT = np.array([0.25, 0.5, 0.75], np.float32)  # the colour the "artist" paints the hole with
 
 
-@pytest.fixture
-def render(nuke_plugin):
-    return nuke_plugin.render
-
-
-@pytest.fixture
-def job(nuke_plugin):
-    return nuke_plugin.job
-
-
 @pytest.fixture(scope="module")
 def client(path_server):
     with client_for(path_server) as connected:
@@ -97,15 +87,6 @@ class RecordingClient:
         first, last = (int(part) for part in call["frames"].split("-"))
         for frame in range(first, last + 1):
             shutil.copyfile(frame_path(call["plate"], frame), frame_path(call["output"], frame))
-
-
-@pytest.fixture
-def recording(monkeypatch, job):
-    RecordingClient.calls = []
-    module = types.SimpleNamespace(InpaintClient=RecordingClient, InpaintServiceError=real_client.InpaintServiceError,
-                                   is_finished=real_client.is_finished)
-    monkeypatch.setattr(job, "load_client", lambda: module)
-    return RecordingClient.calls
 
 
 def reference_node(tmp_path, frames="1002", painted=None, address="127.0.0.1:1", **knobs):

@@ -7,34 +7,12 @@ follows the options schema, a node saved before the knob existed submits "auto",
 
 from __future__ import annotations
 
-import types
-
 import pytest
 
-from internal_inpaint_client import client as real_client
 from internal_inpaint_client.options import OPTIONS
 from internal_inpaint_client.reuse_key import reuse_key as shared_reuse_key
 from tests.plugin_nuke.test_plugin_nuke import RGBA, inpaint_node, press, source
-from tests.plugin_nuke.test_references import RecordingClient, shot
-
-
-@pytest.fixture
-def job(nuke_plugin):
-    return nuke_plugin.job
-
-
-@pytest.fixture
-def render(nuke_plugin):
-    return nuke_plugin.render
-
-
-@pytest.fixture
-def recording(monkeypatch, job):
-    RecordingClient.calls = []
-    module = types.SimpleNamespace(InpaintClient=RecordingClient, InpaintServiceError=real_client.InpaintServiceError,
-                                   is_finished=real_client.is_finished)
-    monkeypatch.setattr(job, "load_client", lambda: module)
-    return RecordingClient.calls
+from tests.plugin_nuke.test_references import shot
 
 
 def plate_node(tmp_path, **knobs):
