@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import torch
 
 from inpaint_core.errors import InputError
+
+T = TypeVar("T")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -25,6 +31,34 @@ def select_device(name: str = "auto") -> torch.device:
     if name == "mps" and not _mps_available():
         raise InputError("Device 'mps' was asked for, but Apple Metal is not available here; use --device cpu or auto.")
     return torch.device(name)
+
+
+def run_flushing_subnormals(work: Callable[[], T]) -> T:
+    """``work()``, on a thread of its own that computes subnormal floats as zero on the CPU; its result or error.
+
+    Near convergence (late in a run, and from the first step of a warm start) a network's gradients underflow into
+    subnormal floats, which x86 CPUs compute on some ten times slower: a warm-started refiner measured 1.5 s a
+    step against 0.17 s with them flushed. The CPU flag is per thread, and torch's worker threads take it from the
+    thread that starts them, so a fresh thread is the only way to give it to training alone: the rest of the
+    process (reading, compositing and writing pixels, which must stay bit-exact, and any host around the library)
+    keeps IEEE arithmetic. Flushing is deterministic: the same seed gives the same weights.
+    """
+    outcome: dict[str, Any] = {}
+
+    def flushed() -> None:
+        torch.set_flush_denormal(True)
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, re-raised there
+            outcome["error"] = error
+
+    # A daemon, so that an abort of the caller (a second Ctrl-C) ends the process instead of waiting for it.
+    thread = threading.Thread(target=flushed, name="internal-inpaint-training", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _mps_available() -> bool:

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import torch
 
+from inpaint_core.device import run_flushing_subnormals
 from inpaint_core.errors import Cancelled, InputError, WarmStartRefused
 from inpaint_core.training.checkpoints import (
     CHECKPOINT_VERSION,
@@ -182,7 +183,19 @@ class TrainingLoop:
         should_cancel: Callable[[], bool] | None = None,
         preview_every: int = 0,
     ) -> None:
-        """Run until the iteration count or the time budget; raise Cancelled (after a checkpoint) when asked to stop."""
+        """Run until the iteration count or the time budget; raise Cancelled (after a checkpoint) when asked to stop.
+        On the CPU the steps run on a thread that flushes subnormal floats (device.run_flushing_subnormals: up to
+        ten times faster near convergence); ``on_progress`` and ``should_cancel`` are called from it."""
+        def run() -> None:
+            self._train(on_progress, should_cancel, preview_every)
+
+        if self.device.type == "cpu":
+            run_flushing_subnormals(run)
+        else:
+            run()
+
+    def _train(self, on_progress: Callable[[Progress], None] | None, should_cancel: Callable[[], bool] | None,
+               preview_every: int) -> None:
         start, start_iteration = time.monotonic(), self.iteration
         try:
             while not self.finished():
