@@ -8,7 +8,7 @@ grow with the frame size. Measured here:
   ellipse, its matte in alpha) is generated frame by frame under a folder of
   /tmp, and a whole progressive job (the library's run_job, draft preset, few
   iterations) runs on it in a fresh child process, whose resident high-water
-  mark (ru_maxrss) is the figure of record; the child also reports each
+  mark (VmHWM: ru_maxrss would include the forking parent's size) is the figure of record; the child also reports each
   stage's wall time and each scale's time per iteration;
 - the time of a training iteration of the refine stage (and of the base
   scale) for frames of 960x540, 1920x1080 and 3840x2160, with the batch shape
@@ -47,10 +47,12 @@ FRAME_SIZES = ((960, 540), (1920, 1080), (3840, 2160))
 _WARMUP_STEPS, _TIMED_STEPS = 2, 8
 _MAGENTA = np.float32([0.6, 0.04, 0.4])
 _SCORED_FRAMES = 5
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the child imports benchmarks from here
 
 # The job, alone in a fresh process: its peak memory is the job's own.
 _CHILD_JOB = """
-import json, re, resource, sys, time
+import json, re, sys, time
+from benchmarks.speed import peak_memory_mb
 from inpaint_core.jobs import JobReporter, JobSpec, run_job
 from inpaint_core.training.presets import preset_settings
 from inpaint_core.masks.shot import ShotSpec
@@ -80,7 +82,7 @@ for index, (message, _) in enumerate(reporter.stages):
                        "seconds_per_iteration": pace})
 marks = [t for _, t in reporter.stages] + [end]
 stage_seconds = [marks[i + 1] - marks[i] for i in range(len(reporter.stages))]
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "scales": scales,
+print(json.dumps({"peak_mb": peak_memory_mb(), "scales": scales,
                   "read_seconds": stage_seconds[0], "write_seconds": stage_seconds[-1],
                   "train_seconds": result.train_seconds, "job_seconds": end - start,
                   "stages": [m for m, _ in reporter.stages]}))
@@ -147,7 +149,7 @@ def highres(folder: str, frames: int, iterations: int, log: Callable[[str], None
             f"({plate_mb:.0f} MB on disk)")
         output = os.path.join(folder, "out", "clean.####.exr")
         child = subprocess.run([sys.executable, "-c", _CHILD_JOB, pattern, output, str(iterations)],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, cwd=_ROOT)
         if child.returncode != 0:
             raise RuntimeError(f"The progressive job failed:\n{child.stderr[-4000:]}")
         job = json.loads(child.stdout.strip().splitlines()[-1])

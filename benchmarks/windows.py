@@ -28,10 +28,14 @@ SIZE_2K = (2048, 1080)
 SIZE_4K = (3840, 2160)
 FIRST_FRAME = 1001
 _STEPS = 3
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the children import benchmarks from here
 
-# Run in a child process, so that its peak memory is this window's alone.
+# Run in a child process, so that its peak memory is this window's alone. Not ru_maxrss: Linux carries the
+# forking parent's resident size over exec into it (a parent at 3.8 GB made every window read 3839 MB); VmHWM
+# belongs to the child's own address space.
 _CHILD = """
-import json, resource, sys
+import json, sys
+from benchmarks.speed import peak_memory_mb
 from inpaint_core.training.dataset import load_training_data
 from inpaint_core.device import select_device
 from inpaint_core.training.presets import preset_settings
@@ -42,7 +46,7 @@ shot = Shot(ShotSpec(plate=pattern, frames=list(range(first, first + count))))
 trainer = Trainer(load_training_data(shot), preset_settings("draft", iterations=steps), select_device("cpu"))
 for _ in range(steps):
     trainer.step()
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+print(json.dumps({"peak_mb": peak_memory_mb()}))
 """
 
 
@@ -61,7 +65,7 @@ def window_memory(folder: str, sizes: tuple[int, ...], log: Callable[[str], None
     peaks = []
     for count in sizes:
         result = subprocess.run([sys.executable, "-c", _CHILD, pattern, str(FIRST_FRAME), str(count), str(_STEPS)],
-                                capture_output=True, text=True, check=True)
+                                capture_output=True, text=True, check=True, cwd=_ROOT)
         peaks.append(json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"])
         log(f"window of {count} frames at {SIZE_2K[0]}x{SIZE_2K[1]}: peak RSS {peaks[-1]:.0f} MB")
     slope, intercept = np.polyfit(np.array(sizes, float), np.array(peaks), 1)
