@@ -23,7 +23,7 @@ from .references import BUCKETS, ReferenceResult
 from .results import RunResults
 from .speed import InferSpeed, TrainSpeed
 from .transfer import TransferSpeed
-from .warm import DILATE_PX, EXTRA_FRAMES, REACHED_DB, WARM_SHARES, WarmCase, WarmResult, WarmRun
+from .warm import DILATE_PX, EXTRA_FRAMES, REACHED_DB, WARM_SHARES, WarmResult, WarmRun
 from .windows import SIZE_4K, WindowMemory, scaled_per_frame_mb
 
 REAL_CLIP = "blackswan"
@@ -342,8 +342,8 @@ def _warm_targets(w: WarmResult | None) -> list[tuple[str, str, str]]:
     if halos:
         # 'not back': the warm fill leaves no more of the halo than the cold one, to 0.01 of it
         rows.append(("Warm start after a 4 px dilation: the halo in the ring does not come back",
-                     ", ".join(f"{c.clip} warm {h:.3f} / cold {_cold_halo(c):.3f}" for c, h in halos),
-                     _yes_no(all(h <= _cold_halo(c) + 0.01 for c, h in halos))))
+                     ", ".join(f"{c.clip} warm {h:.3f} / cold {c.cold_halo:.3f}" for c, h in halos),
+                     _yes_no(all(h <= c.cold_halo + 0.01 for c, h in halos))))
     return rows
 
 
@@ -354,11 +354,6 @@ def _cold_seeds(w: WarmResult) -> str:
     return (f"seeds {' and '.join(map(str, seeds))}: one cold job's PSNR varies from run to run by more than the "
             f"{REACHED_DB:g} dB allowed, so the warm jobs are held to the seeds' mean; the ring and halo columns are "
             f"seed {seeds[0]}'s")
-
-
-def _cold_halo(case: WarmCase) -> float:
-    """The share of the halo the cold runs leave, on their mean."""
-    return sum(run.halo for run in case.colds) / len(case.colds)
 
 
 def _speed_targets(results: RunResults) -> list[tuple[str, str, str]]:

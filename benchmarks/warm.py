@@ -84,6 +84,11 @@ class WarmCase:
     def cold_seconds(self) -> float:
         return float(np.mean([run.seconds for run in self.colds]))
 
+    @property
+    def cold_halo(self) -> float:
+        """dilate: the share of the painted halo the cold runs leave in the ring, on their mean."""
+        return float(np.mean([run.halo for run in self.colds]))
+
     def reached(self) -> WarmRun | None:
         """The quickest warm job within REACHED_DB of the cold runs' mean PSNR."""
         return next((w for w in sorted(self.warm, key=lambda w: w.seconds)
