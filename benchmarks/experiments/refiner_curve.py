@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="the job's frames: the first N of the clip")
     parser.add_argument("--iterations", type=int, default=900)
     parser.add_argument("--lr", type=float, help="learning rate (default: the standard preset's)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=os.path.join("benchmarks", ".cache", "refiner_curve"))
     args = parser.parse_args()
     clip = build_clip(args.clip, args.clip_frames, args.cache_dir)
@@ -56,12 +57,13 @@ def main() -> None:
     os.makedirs(folder)
     write_rgba_sequence(pattern, clip.plate[:count], clip.hole[:count])
     largest = int(np.argmax(clip.hole[:count].reshape(count, -1).sum(axis=1)))
-    settings = preset_settings("standard", iterations=args.iterations, checkpoint_every=0)
+    settings = preset_settings("standard", iterations=args.iterations, checkpoint_every=0, seed=args.seed)
     if args.lr:
         settings = replace(settings, learning_rate=args.lr)
     spec = JobSpec(ShotSpec(pattern), os.path.join(folder, "out", "clean.####.exr"), settings, device="cpu",
                    work_dir=os.path.join(folder, "work"), warm_start="off")
-    print(f"{args.clip}, first {count} frames, preview frame {largest}, lr {settings.learning_rate:g}")
+    print(f"{args.clip}, first {count} frames, preview frame {largest}, lr {settings.learning_rate:g}, "
+          f"seed {args.seed}")
     run_job(spec, _Curve(clip.truth[largest], clip.hole[largest]), preview_every=_EVERY)
 
 
