@@ -31,6 +31,9 @@ class _Curve(JobReporter):
     def __init__(self, truth: np.ndarray, hole: np.ndarray) -> None:
         self.truth, self.hole, self.losses = truth, hole, []
 
+    def warning(self, message: str) -> None:
+        print(message, flush=True)  # the collapse guard's rollbacks
+
     def progress(self, progress: Progress) -> None:
         self.losses.append(progress.loss)
         if progress.preview is not None:

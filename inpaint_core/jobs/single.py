@@ -77,6 +77,7 @@ def _train_refiner(ctx: JobContext, refiner_data: RefinerData,
     """The guided fill's training on the borrowed holes; returns the refiner, its seconds and the fill."""
     train = remaining_budget(ctx.spec.train, ctx.seconds())
     refiner = RefinerTrainer(refiner_data, train, ctx.device, ctx.checkpoint)
+    refiner.on_notice = ctx.reporter.warning
     resume_or_start(ctx, refiner)
     ctx.reporter.stage(f"Training the propagation refiner on {ctx.device} for {training_length(train)} "
                        f"({100 * refiner_data.data.hole_fraction:.1f}% of pixels to fill)")

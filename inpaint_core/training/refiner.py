@@ -14,6 +14,9 @@ Everything else (time budget, checkpoints, resume, progress, the weights' averag
 
 from __future__ import annotations
 
+import copy
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,12 +26,14 @@ import torch
 from inpaint_core.flow.borrowed import BorrowedHoles, UnionCandidates
 from inpaint_core.inference.fill import refine_encoded
 from inpaint_core.model.refiner import DEFAULT_TRUST, PropagationRefiner
+from inpaint_core.training.collapse_guard import CollapseGuard
 from inpaint_core.training.dataset import TrainingData
 from inpaint_core.training.loop import TrainingLoop, batch_tensors, on_device
 from inpaint_core.training.sampling import _spread_sample
 from inpaint_core.training.trainer import TrainSettings, loop_settings
 
 KNOWN_WEIGHT = 0.1  # of the loss on known pixels outside every hole, against 1 on trusted borrowed pixels
+HELD_OUT_CROPS = 16  # the collapse guard's fixed batch (scored every CHECK_EVERY iterations: under 1% of the time)
 _SHAPE_SETTINGS = ("width", "batch_size", "crop_size", "seed")
 
 
@@ -74,6 +79,12 @@ class RefinerSampler:
     def sample(self) -> RefinerBatch:
         parts = [self._sample_one() for _ in range(self.batch_size)]
         return RefinerBatch(*(np.stack(p) for p in zip(*parts)))
+
+    def held_out(self, count: int, rng: np.random.Generator) -> RefinerBatch:
+        """``count`` crops drawn as training draws them, from ``rng`` (this sampler's generator is not touched)."""
+        other = copy.copy(self)
+        other.rng, other.batch_size = rng, count
+        return other.sample()
 
     def _sample_one(self) -> tuple[np.ndarray, ...]:
         rng, data = self.rng, self.shot.data
@@ -131,6 +142,38 @@ class RefinerTrainer(TrainingLoop):
         super().__init__(model, optimizer, loop_settings(settings), device, checkpoint_path)
         self.rng = np.random.default_rng([settings.seed, 17])  # the batches' (the prefetch thread's)
         self.sampler = RefinerSampler(shot, settings.crop_size, settings.batch_size, trust, self.rng)
+        self.on_notice: Callable[[str], None] | None = None  # told of a collapse the guard rolled back
+        self.guard = self._collapse_guard()
+
+    def _collapse_guard(self) -> CollapseGuard:
+        """The guard's fixed batch, from a generator of its own; its baseline is propagation alone (no correction)."""
+        held = self.sampler.held_out(HELD_OUT_CROPS, np.random.default_rng([self.settings.seed, 29]))
+        tensors = on_device(batch_tensors(held.arrays(), pin=False), self.device)
+        baseline = float(_weighted_l2(tensors[2], tensors[4], tensors[5]))
+
+        @torch.no_grad()
+        def held_out_loss() -> float:
+            masked, hole, candidate, seen, target, weight = tensors
+            return float(_weighted_l2(self.model(masked, hole, candidate, seen).float(), target, weight))
+
+        return CollapseGuard(held_out_loss, baseline)
+
+    def after_step(self, iteration: int) -> None:
+        started = time.monotonic()
+        rollback = self.guard.check(iteration, self.model, self.average, self.optimizer)
+        self.trained_seconds += time.monotonic() - started  # the guard's time is training time
+        if rollback is not None and self.on_notice is not None:
+            self.on_notice(rollback.message(self.label))
+
+    def learning_rate(self) -> float:
+        return super().learning_rate() * self.guard.learning_rate_scale
+
+    def extra_state(self) -> dict:
+        return {"guard": self.guard.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        if "guard" in state:  # a checkpoint from before the guard resumes with a fresh one
+            self.guard.load_state_dict(state["guard"])
 
     def prepare_batch(self, batch: RefinerBatch) -> tuple[torch.Tensor, ...]:
         return batch_tensors(batch.arrays(), pin=self.device.type == "cuda")
@@ -138,8 +181,7 @@ class RefinerTrainer(TrainingLoop):
     def loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Weighted L2 between the refined crop and the plate."""
         masked, hole, candidate, seen, target, weight = on_device(batch, self.device)
-        out = self.network(masked, hole, candidate, seen).float()
-        return ((out - target) ** 2 * weight).sum() / (weight.sum() * out.shape[1] + 1e-6)
+        return _weighted_l2(self.network(masked, hole, candidate, seen).float(), target, weight)
 
     def compatibility(self) -> dict:
         _, height, width, channels = self.shot.data.images.shape
@@ -168,4 +210,9 @@ class RefinerTrainer(TrainingLoop):
         self.shot = RefinerData(TrainingData(data.frames, data.images[:0], data.holes[:0], data.encoding), [], [],
                                 0, self.shot.preview_candidate[:0], self.shot.preview_seen[:0])
         self.sampler = None
+        self.guard.every = 0  # its batch stays, its checks end with the training
+
+
+def _weighted_l2(out: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return ((out - target) ** 2 * weight).sum() / (weight.sum() * out.shape[1] + 1e-6)
 

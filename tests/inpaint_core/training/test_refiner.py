@@ -118,3 +118,50 @@ def test_a_plain_checkpoint_of_the_guided_fill_before_the_refiner_is_superseded(
     with pytest.raises(SupersededCheckpoint, match="guided fill before the propagation refiner"):
         refiner.resume()
     assert refiner.iteration == 0
+
+
+def test_a_resumed_run_guards_as_an_uninterrupted_one(tmp_path) -> None:
+    def trainer(path: str | None = None) -> RefinerTrainer:
+        made = RefinerTrainer(_shot(), _SETTINGS, CPU, path)
+        made.guard.every = 2  # checks (and keeps best weights) at iterations 2, 4 and 6
+        return made
+
+    straight = trainer()
+    straight.train()
+    path = str(tmp_path / "refiner.ckpt")
+    first = trainer(path)
+    with pytest.raises(Cancelled):
+        first.train(should_cancel=lambda: first.iteration >= 3)
+    resumed = trainer(path)
+    assert resumed.resume() and resumed.guard.best_iteration == first.guard.best_iteration > 0
+    resumed.train()
+    assert all(torch.equal(a, b) for a, b in zip(_weights(straight), _weights(resumed)))
+    assert resumed.guard.best_loss == straight.guard.best_loss
+
+
+def test_a_refiner_whose_correction_collapses_goes_back_to_its_best_weights_and_says_so() -> None:
+    shot = _shot(configs=3)
+    settings = TrainSettings(width=8, iterations=60, batch_size=4, crop_size=24, checkpoint_every=0,
+                             learning_rate=3e-3)
+    refiner = RefinerTrainer(shot, settings, CPU)
+    notices: list[str] = []
+    refiner.on_notice = notices.append
+    refiner.guard.every = 20
+    refiner.train()
+    assert refiner.guard.best_loss < 0.5 * refiner.guard.baseline  # it learned the 0.1 offset
+    best = {k: v.clone() for k, v in refiner.guard.best["model"].items()}
+    with torch.no_grad():  # the collapse: a constant, zero correction, as a saturated network gives
+        refiner.model.out.weight.zero_()
+        refiner.model.out.bias.zero_()
+    refiner.after_step(80)
+    assert all(torch.equal(v, best[k]) for k, v in refiner.model.state_dict().items())
+    assert refiner.learning_rate() == pytest.approx(0.5 * 3e-3)
+    assert len(notices) == 1 and "Refiner training: the network collapsed at iteration 80" in notices[0]
+
+
+def test_the_guard_does_not_change_the_batches_training_draws() -> None:
+    shot = _shot()
+    guarded = RefinerTrainer(shot, _SETTINGS, CPU)
+    plain = RefinerSampler(shot, _SETTINGS.crop_size, _SETTINGS.batch_size, TRUST,
+                           np.random.default_rng([_SETTINGS.seed, 17]))
+    assert all(np.array_equal(a, b) for a, b in zip(guarded.sampler.sample().arrays(), plain.sample().arrays()))
