@@ -149,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                                             suite.reference_iterations, _log)
         _save(run, started, results_path)
     if "warm" in args.only:
-        run.warm = warm.measure([clips[plan.clip] for plan in suite.plans], os.path.join(cache, "warm"),
+        measured = warm.measure([clips[plan.clip] for plan in suite.plans], os.path.join(cache, "warm"),
                                 60.0 * suite.warm_budget_min, _log)
+        run.warm = measured.merged_into(run.warm) if args.merge else measured
         _save(run, started, results_path)
     if "highres" in args.only:
         run.highres = highres.highres(args.highres_dir, suite.highres_frames, suite.highres_iterations, _log)

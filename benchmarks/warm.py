@@ -55,6 +55,7 @@ class WarmRun:
     halo: float | None = None  # dilate: the share of the painted halo left in the ring (1 = all of it, 0 = none)
     new_psnr: float | None = None  # range: PSNR in the hole of the frames the first job never saw
     seed: int = 0
+    collapses: int = 0  # times the refiner's collapse guard rolled the training back
 
 
 @dataclass
@@ -65,11 +66,13 @@ class WarmCase:
     cold: WarmRun  # seed 0
     warm: list[WarmRun]
     cold_seeds: list[WarmRun] = field(default_factory=list)  # the cold job with the other COLD_SEEDS
+    first_collapses: int = 0  # the finished job's rollbacks (the guard's): what the warm jobs inherit
 
     @classmethod
     def from_dict(cls, values: dict) -> WarmCase:
         return cls(values["clip"], values["case"], values["budget_s"], WarmRun(**values["cold"]),
-                   [WarmRun(**w) for w in values["warm"]], [WarmRun(**w) for w in values.get("cold_seeds", [])])
+                   [WarmRun(**w) for w in values["warm"]], [WarmRun(**w) for w in values.get("cold_seeds", [])],
+                   values.get("first_collapses", 0))
 
     @property
     def colds(self) -> list[WarmRun]:
@@ -104,12 +107,22 @@ class WarmResult:
     def from_dict(cls, values: dict) -> WarmResult:
         return cls(values["budget_s"], [WarmCase.from_dict(c) for c in values["cases"]])
 
+    def merged_into(self, earlier: WarmResult | None) -> WarmResult:
+        """These cases, with an earlier run's cases of the clips this run did not measure (same budget only)."""
+        if earlier is None or earlier.budget_s != self.budget_s:
+            return self
+        measured = {case.clip for case in self.cases}
+        order = dict.fromkeys([case.clip for case in earlier.cases] + [case.clip for case in self.cases])
+        return WarmResult(self.budget_s, [case for clip in order for case in
+                                          (self.cases if clip in measured else earlier.cases) if case.clip == clip])
+
 
 class _Stages(JobReporter):
     """Keeps what a job says about its start (the warm start's line, or why it started cold)."""
 
     def __init__(self) -> None:
         self.start = ""
+        self.collapses = 0
 
     def stage(self, message: str) -> None:
         if message.startswith(("Warm start", "Starting cold")):
@@ -118,6 +131,8 @@ class _Stages(JobReporter):
     def warning(self, message: str) -> None:
         if message.startswith("Starting cold"):
             self.start = message
+        if "collapsed at iteration" in message:
+            self.collapses += 1
 
 
 def measure(clips: list[BenchClip], folder: str, budget_s: float, log: Callable[[str], None]) -> WarmResult:
@@ -136,7 +151,10 @@ def measure(clips: list[BenchClip], folder: str, budget_s: float, log: Callable[
             log(f"{clip.name} {scored.case}: cold {colds} dB in {scored.cold.seconds:.0f} s, warm "
                 f"{warm} ({scored.warm[0].message})"
                 + (f"; halo left cold {scored.cold.halo:.3f} / warm {scored.warm[-1].halo:.3f}"
-                   if scored.case == "dilate" else ""))
+                   if scored.case == "dilate" else "")
+                + f"; guard rollbacks: first job {scored.first_collapses}, cold "
+                  f"{'/'.join(str(run.collapses) for run in scored.colds)}, warm "
+                  f"{'/'.join(str(run.collapses) for run in scored.warm)}")
             result.cases.append(scored)
     return result
 
@@ -154,7 +172,8 @@ def _job(folder: str, name: str, frames: list[int] | None, budget_s: float, plat
     job = run_job(spec, news)
     seconds = time.perf_counter() - started
     filled = np.stack([read_frame(p).pixels[..., :3].astype(np.float32) for p in job.outputs])
-    return WarmRun(share, 0.0, round(seconds, 1), job.iterations, news.start, seed=seed), filled
+    return WarmRun(share, 0.0, round(seconds, 1), job.iterations, news.start, seed=seed,
+                   collapses=news.collapses), filled
 
 
 def _cold_and_warm(folder: str, budget_s: float, plate: str,
@@ -179,7 +198,7 @@ def _dilate_case(clip: BenchClip, folder: str, budget_s: float) -> WarmCase:
     haloed[ring] = (1 - HALO_MIX) * clip.truth[ring] + HALO_MIX * HALO_COLOUR
     write_rgba_sequence(os.path.join(folder, "plate-first.####.exr"), haloed, clip.hole)
     write_rgba_sequence(os.path.join(folder, "plate-grown.####.exr"), haloed, grown)
-    _job(folder, "first", None, budget_s, "first", warm_start="off")
+    first, _ = _job(folder, "first", None, budget_s, "first", warm_start="off")
     painted = haloed[ring] - clip.truth[ring]
 
     def scored(run: WarmRun, filled: np.ndarray) -> WarmRun:
@@ -189,14 +208,14 @@ def _dilate_case(clip: BenchClip, folder: str, budget_s: float) -> WarmCase:
                        halo=round(halo, 4))
 
     colds, warm = _cold_and_warm(folder, budget_s, "grown", scored)
-    return WarmCase(clip.name, "dilate", budget_s, colds[0], warm, colds[1:])
+    return WarmCase(clip.name, "dilate", budget_s, colds[0], warm, colds[1:], first.collapses)
 
 
 def _range_case(clip: BenchClip, folder: str, budget_s: float) -> WarmCase:
     write_rgba_sequence(os.path.join(folder, "plate-all.####.exr"), clip.plate, clip.hole)
     count = len(clip.plate)
-    _job(folder, "first", list(range(FIRST_FRAME, FIRST_FRAME + count - EXTRA_FRAMES)), budget_s, "all",
-         warm_start="off")
+    first, _ = _job(folder, "first", list(range(FIRST_FRAME, FIRST_FRAME + count - EXTRA_FRAMES)), budget_s,
+                    "all", warm_start="off")
     new = slice(count - EXTRA_FRAMES, count)
 
     def scored(run: WarmRun, filled: np.ndarray) -> WarmRun:
@@ -204,7 +223,7 @@ def _range_case(clip: BenchClip, folder: str, budget_s: float) -> WarmCase:
                        new_psnr=_psnr(filled[new], clip.truth[new], clip.hole[new]))
 
     colds, warm = _cold_and_warm(folder, budget_s, "all", scored)
-    return WarmCase(clip.name, "range", budget_s, colds[0], warm, colds[1:])
+    return WarmCase(clip.name, "range", budget_s, colds[0], warm, colds[1:], first.collapses)
 
 
 def _psnr(filled: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
