@@ -24,7 +24,7 @@ import torch
 from inpaint_core.flow.clip import propagate_clip
 from inpaint_core.inference.fill import inpaint_frame
 from inpaint_core.io.image_files import read_frame
-from inpaint_core.jobs import JobSpec, run_job
+from inpaint_core.jobs import JobReporter, JobSpec, run_job
 from inpaint_core.masks.shot import Shot, ShotSpec
 from inpaint_core.training.dataset import load_training_data
 from inpaint_core.training.presets import preset_settings
@@ -88,8 +88,10 @@ def run_clip(
     budgets_s: list[float],
     device: torch.device,
     log: Callable[[str], None],
+    paper: bool = True,
 ) -> tuple[ClipResult, Showcase]:
-    """Score both baselines and every preset at every budget on one clip."""
+    """Score both baselines and every preset at every budget on one clip (the paper mode's readouts too unless
+    ``paper`` is False)."""
     reference = flow_reference(clip)
     width, height = clip.size
     result = ClipResult(clip.name, clip.description, len(clip.frames), width, height,
@@ -108,7 +110,7 @@ def run_clip(
             f"flicker {baseline.flicker:.2f} ({baseline.run_s:.1f} s)")
     showcase = Showcase(telea, flow)
     for preset in presets:
-        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference):
+        for method_score, filled in train_with_budgets(clip, preset, budgets_s, device, reference, paper):
             result.scores.append(method_score)
             log(f"{clip.name}: {method_score.method} at {method_score.budget_s / 60:g} min "
                 f"({method_score.iterations} it): "
@@ -149,6 +151,7 @@ def train_with_budgets(
     budgets_s: list[float],
     device: torch.device,
     reference: FlowReference,
+    paper: bool = True,
 ) -> Iterator[tuple[MethodScore, np.ndarray]]:
     """One preset's scores (and fills) at every budget: the default fill as a job of that budget runs it (flow,
     borrowed-hole propagation and the refiner's training all inside the budget), then the paper's network alone.
@@ -160,13 +163,23 @@ def train_with_budgets(
     for budget in sorted(budgets_s):
         yield run_default_job(clip, preset, budget, device, reference)
     name, overrides = parse_variant(preset)
-    if "seed" in overrides:  # another seed is the default's run-to-run check; the paper mode is read at seed 0
+    if "seed" in overrides or not paper:  # another seed is the default's run-to-run check; paper mode: seed 0
         return
     if overrides.get("lr_decay"):
         for budget in sorted(budgets_s):
             yield from _train_paper(clip, preset, [budget], device, reference, budget)
     else:
         yield from _train_paper(clip, preset, budgets_s, device, reference, 0.0)
+
+
+class _Warnings(JobReporter):
+    """Prints a job's warnings (the refiner's collapse guard says there when it rolled the training back)."""
+
+    def __init__(self, job: str) -> None:
+        self.job = job
+
+    def warning(self, message: str) -> None:
+        print(f"{self.job}: {message}", flush=True)
 
 
 def run_default_job(clip: BenchClip, preset: str, budget: float, device: torch.device,
@@ -179,7 +192,7 @@ def run_default_job(clip: BenchClip, preset: str, budget: float, device: torch.d
     spec = JobSpec(ShotSpec(plate=clip.plate_pattern), os.path.join(folder, "clean.####.exr"), settings,
                    device=str(device), work_dir=os.path.join(folder, "work"))
     start_cpu, start = time.process_time(), time.perf_counter()
-    result = run_job(spec)
+    result = run_job(spec, _Warnings(f"{clip.name}, {preset}"))
     share = (time.process_time() - start_cpu) / max((time.perf_counter() - start) * torch.get_num_threads(), 1e-9)
     filled = np.stack([read_frame(path).pixels[..., :3].astype(np.float32) for path in result.outputs])
     shutil.rmtree(folder, ignore_errors=True)

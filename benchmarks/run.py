@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if "quality" in args.only:
         for plan in suite.plans:
             clip_result, showcase = run_clip(clips[plan.clip], list(plan.presets),
-                                             [60.0 * m for m in plan.budgets_min], device, _log)
+                                             [60.0 * m for m in plan.budgets_min], device, _log, not args.no_paper)
             report.write_strip(clips[plan.clip], showcase, os.path.join(images, f"strip_{plan.clip}.png"))
             results.merge_clip(run, clip_result)
             del showcase
@@ -189,6 +189,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", default=os.path.join(ROOT, "benchmarks", ".cache"),
                         help="the built clips and scratch files (not committed)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
+    parser.add_argument("--no-paper", action="store_true",
+                        help="quality: skip the paper mode's readouts (with --merge the earlier ones stay)")
     parser.add_argument("--merge", action="store_true",
                         help="add this run's measurements to the last run's results (replacing the same "
                              "clip/method/budget and, if measured, the speed and transfer sections) instead of "
