@@ -30,6 +30,7 @@ import numpy as np
 from inpaint_core.io.image_files import read_frame
 from inpaint_core.jobs import JobReporter, JobSpec, run_job
 from inpaint_core.masks import ShotSpec
+from inpaint_core.training.collapse_guard import NOTICE as COLLAPSE_NOTICE
 from inpaint_core.training.presets import preset_settings
 from inpaint_eval.metrics import psnr_in_mask
 
@@ -111,10 +112,12 @@ class WarmResult:
         """These cases, with an earlier run's cases of the clips this run did not measure (same budget only)."""
         if earlier is None or earlier.budget_s != self.budget_s:
             return self
-        measured = {case.clip for case in self.cases}
-        order = dict.fromkeys([case.clip for case in earlier.cases] + [case.clip for case in self.cases])
-        return WarmResult(self.budget_s, [case for clip in order for case in
-                                          (self.cases if clip in measured else earlier.cases) if case.clip == clip])
+        by_clip: dict[str, list[WarmCase]] = {}
+        for case in earlier.cases:
+            by_clip.setdefault(case.clip, []).append(case)
+        for clip in dict.fromkeys(case.clip for case in self.cases):  # a measured clip keeps its earlier place
+            by_clip[clip] = [case for case in self.cases if case.clip == clip]
+        return WarmResult(self.budget_s, [case for cases in by_clip.values() for case in cases])
 
 
 class _Stages(JobReporter):
@@ -131,7 +134,7 @@ class _Stages(JobReporter):
     def warning(self, message: str) -> None:
         if message.startswith("Starting cold"):
             self.start = message
-        if "collapsed at iteration" in message:
+        if COLLAPSE_NOTICE in message:
             self.collapses += 1
 
 

@@ -25,6 +25,7 @@ KEEP_SHARE = 0.25
 # ... after the network had gained at least this share of the baseline's loss (else there is nothing to lose).
 MIN_GAIN = 0.05
 MAX_ROLLBACKS = 3  # then the run goes on as it is (the rate is an eighth by then)
+NOTICE = "the network collapsed at iteration"  # how a rollback's message begins, after the run's label
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Rollback:
     learning_rate_scale: float
 
     def message(self, label: str) -> str:
-        return (f"{label}: the network collapsed at iteration {self.iteration} (held-out loss {self.loss:.5f}, "
+        return (f"{label}: {NOTICE} {self.iteration} (held-out loss {self.loss:.5f}, "
                 f"untrained {self.baseline:.5f}, best {self.best_loss:.5f}); went back to the weights of iteration "
                 f"{self.restored_iteration} at {self.learning_rate_scale:g} of the learning rate.")
 
