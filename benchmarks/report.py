@@ -675,7 +675,7 @@ def _load(load: LoadResult | None) -> str:
         "queue. A prober asks GetJob every 0.2 s throughout. Watch latency: time from the server stamping an event "
         "to a watcher receiving it, for events stamped after the watch began; the server lets at most 48 watches "
         "(three quarters of its 64 RPC threads) hold a thread, the other clients watch by polling "
-        "(`benchmarks/load.py`; `tests/test_server_load.py` runs a smaller round in CI).",
+        "(`benchmarks/load.py`; `tests/server/service/test_server_load.py` runs a smaller round in CI).",
         "", _table(["Measure", "Value"], rows),
     ])
 

@@ -15,8 +15,6 @@ possible the process-wide ``ru_maxrss`` is reported instead.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import os
 import resource
 import time
@@ -29,6 +27,7 @@ import OpenImageIO as oiio
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from inpaint_core.device import release_memory
 from inpaint_core.inference.fill import inpaint_frame
 from inpaint_core.io.image_files import read_frame, write_frame
 from inpaint_core.masks.shot import Shot, ShotSpec
@@ -101,23 +100,13 @@ class SpeedResult:
 
 def reset_peak_memory() -> float:
     """Reset the resident high-water mark of this process (where the kernel allows); the current RSS in MB."""
-    gc.collect()
-    _release_free_memory()
+    release_memory()
     try:
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")
     except OSError:
         pass  # not Linux, or not allowed: the peak then counts from the process's start
     return _status_mb("VmRSS:")
-
-
-def _release_free_memory() -> None:
-    """Hand freed heap back to the OS: glibc keeps it (1.2 GB after a 'standard' step), and every later
-    stage's peak would include it."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: the peaks are then upper bounds
 
 
 def peak_memory_mb() -> float:

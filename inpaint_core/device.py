@@ -1,7 +1,9 @@
-"""Which torch device a job runs on."""
+"""Which torch device a job runs on, and handing its memory back after a job."""
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -59,6 +61,23 @@ def run_flushing_subnormals(work: Callable[[], T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def release_memory() -> None:
+    """Hand the memory a finished job freed back to the system: to the GPU's free pool and, on the CPU, to the OS.
+
+    A long-lived process (the server, a host with the library inside) would otherwise keep its largest job's
+    footprint for good: torch's CUDA allocator caches freed blocks, and glibc keeps freed heap (1.2 GB after a
+    'standard' training step), so the process's resident size wanders by tens of MB from one job to the next and
+    never comes down.
+    """
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc (macOS, Windows, musl): their allocators return memory on their own terms
 
 
 def _mps_available() -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from inpaint_core.device import release_memory
 from inpaint_core.errors import Cancelled, InpaintError
 from inpaint_core.io import resolve_sequence
 from inpaint_core.io.display import to_display_uint8
@@ -359,6 +360,7 @@ class JobManager:
             with self._changed:
                 self._cancel_requested.discard(job_id)
             self._previews.pop(job_id, None)
+            release_memory()  # the server idles at its own size between jobs, not at the largest job's
 
     def _should_stop(self, job_id: str) -> bool:
         return self._stopping.is_set() or job_id in self._cancel_requested
