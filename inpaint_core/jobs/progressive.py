@@ -17,6 +17,7 @@ training step is fixed by the batch and patch size alone.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -38,6 +39,7 @@ from inpaint_core.jobs.propagated import (
     write_filled,
 )
 from inpaint_core.jobs.types import (
+    WARM_START_MODES,
     JobContext,
     JobResult,
     copy_through,
@@ -52,6 +54,7 @@ from inpaint_core.training.dataset import (
     _FIT_SAMPLES_PER_FRAME,
     TrainingData,
     _check_enough_known,
+    plate_fingerprint,
 )
 from inpaint_core.training.refine import (
     REFINE_SHARE,
@@ -117,7 +120,7 @@ def run_progressive(ctx: JobContext, settings: ProgressiveSettings | None = None
         ctx = replace(ctx, spec=replace(spec, train=remaining_budget(spec.train, ctx.seconds())))
         base, train_seconds = _train_base(ctx, data, scales[0])
         for scale in scales[1:]:
-            refiner, seconds = _train_refiner(ctx, settings, banks.pop(scale.index), data.channels, scale)
+            refiner, seconds = _train_refiner(ctx, settings, banks.pop(scale.index), data, scale)
             refiners.append(refiner)
             train_seconds += seconds
         network = ProgressiveFill(base.inference_model, [None if r is None else r.model for r in refiners],
@@ -150,13 +153,15 @@ def read_shot(
     holes = np.empty((count, base.height, base.width), dtype=bool)
     banks = {s.index: PatchBank(settings.bank_size, refine_crop(train.crop_size, s), channels, count,
                                 np.random.default_rng([train.seed, s.index])) for s in scales[1:]}
-    rng, samples = np.random.default_rng(train.seed), []
+    rng, samples, fingerprints = np.random.default_rng(train.seed), [], {}
     for t, frame in enumerate(shot.frames):
         if should_cancel is not None and should_cancel():
             raise Cancelled(f"Cancelled while reading, after {t} of {count} frames.")
         plate, hole = shot.read(frame)
-        colour = np.where(hole[..., None], 0.0, shot.colour(plate)).astype(np.float32)
-        del plate
+        plate_colour = shot.colour(plate)
+        fingerprints[frame] = plate_fingerprint(plate_colour)  # of the full-size pixels, as single-scale jobs
+        colour = np.where(hole[..., None], 0.0, plate_colour).astype(np.float32)
+        del plate, plate_colour
         samples.append(_known_samples(colour, hole, rng))
         for scale in scales:
             small, small_hole = resize_frame(colour, hole, scale)
@@ -170,7 +175,8 @@ def read_shot(
         images[t] = encoding.encode(images[t]) * ~holes[t][..., None]
     for bank in banks.values():
         bank.encode(encoding.encode)
-    return TrainingData(frames=list(shot.frames), images=images, holes=holes, encoding=encoding), banks
+    return TrainingData(frames=list(shot.frames), images=images, holes=holes, encoding=encoding,
+                        fingerprints=fingerprints), banks
 
 
 def _known_samples(colour: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -190,9 +196,25 @@ def scale_checkpoint(checkpoint: str, index: int) -> str:
     return f"{root}.scale{index}{ext}"
 
 
+def scale_warm_start(warm_start: str, index: int) -> str:
+    """The job's warm_start for scale ``index``: a mode as it is; a progressive job's checkpoint (any scale's, as
+    scale_checkpoint names them) as that scale's sibling where there is one, so that each scale starts from its
+    own network. Any other path stays as given: the scale's trainer refuses what does not fit, and says why."""
+    if warm_start in WARM_START_MODES:
+        return warm_start
+    root, ext = os.path.splitext(warm_start)
+    match = re.fullmatch(r"(.*)\.scale\d+", root)
+    sibling = f"{match.group(1)}.scale{index}{ext}" if match else warm_start
+    return sibling if os.path.exists(sibling) else warm_start
+
+
+def _at_scale(ctx: JobContext, index: int) -> JobContext:
+    return replace(ctx, spec=replace(ctx.spec, warm_start=scale_warm_start(ctx.spec.warm_start, index)))
+
+
 def _train_base(ctx: JobContext, data: TrainingData, scale: Scale) -> tuple[Trainer, float]:
     trainer = Trainer(data, ctx.spec.train, ctx.device, scale_checkpoint(ctx.checkpoint, 0))
-    resume_or_start(ctx, trainer, "scale 1 ")
+    resume_or_start(_at_scale(ctx, 0), trainer, "scale 1 ")
     ctx.reporter.stage(f"Scale 1 ({scale.width}x{scale.height}): training on {ctx.device} for "
                        f"{training_length(ctx.spec.train)} ({100 * data.hole_fraction:.1f}% of pixels to fill)")
     seconds = train_in_job(ctx, trainer)
@@ -201,7 +223,7 @@ def _train_base(ctx: JobContext, data: TrainingData, scale: Scale) -> tuple[Trai
     return trainer, seconds
 
 
-def _train_refiner(ctx: JobContext, settings: ProgressiveSettings, bank: PatchBank, channels: int,
+def _train_refiner(ctx: JobContext, settings: ProgressiveSettings, bank: PatchBank, data: TrainingData,
                    scale: Scale) -> tuple[RefineTrainer | None, float]:
     if bank.count == 0:  # only when every hole covers its whole frame: nothing near an edge to learn from
         ctx.reporter.warning(f"No hole edge to learn from at {scale.width}x{scale.height}: that scale is "
@@ -209,9 +231,10 @@ def _train_refiner(ctx: JobContext, settings: ProgressiveSettings, bank: PatchBa
         return None, 0.0
     train = ctx.spec.train
     iterations = refine_iterations(train.iterations, settings.refine_iterations)
-    trainer = RefineTrainer(bank, channels, train, settings.refine_width, iterations, ctx.device,
-                            scale_checkpoint(ctx.checkpoint, scale.index), seed=train.seed + scale.index)
-    resume_or_start(ctx, trainer, f"scale {scale.index + 1} ")
+    trainer = RefineTrainer(bank, data.channels, train, settings.refine_width, iterations, ctx.device,
+                            scale_checkpoint(ctx.checkpoint, scale.index), seed=train.seed + scale.index,
+                            size=(scale.width, scale.height), fingerprints=data.fingerprints)
+    resume_or_start(_at_scale(ctx, scale.index), trainer, f"scale {scale.index + 1} ")
     budget = train.time_budget / REFINE_SHARE
     length = f"up to {budget / 60:.1f} minutes" if budget > 0 else f"{iterations} iterations"
     ctx.reporter.stage(f"Scale {scale.index + 1} ({scale.width}x{scale.height}): refining for {length} "

@@ -250,7 +250,7 @@ def resume_or_start(ctx: JobContext, trainer: TrainingLoop, what: str = "") -> N
 def warm_start(ctx: JobContext, trainer: TrainingLoop) -> bool:
     """Seed the trainer from a finished run, as the job's warm_start says; True when the job's news has said what
     became of an earlier checkpoint (it started from it, or starts cold and why), False when there was none to
-    consider. Trainers without fingerprints (progressive scales, mask propagation) always start cold."""
+    consider. Trainers without fingerprints (mask propagation) always start cold."""
     choice, own, searched = ctx.spec.warm_start, trainer.checkpoint_path, ctx.spec.warm_start_sources
     if choice == "off" or not trainer.fingerprints():
         return False

@@ -92,11 +92,14 @@ def check_compatible(saved: Mapping, current: Mapping, path: str, explain: Mappi
     """Refuse to continue a checkpoint whose ``compatibility`` differs from this run's, naming the first difference.
 
     ``explain`` holds a message for a key whose values mean little to a user (a shot's fingerprint, an encoding);
-    ``{path}`` in it is replaced. Keys are compared in ``current``'s order, so the most telling comes first.
+    ``{path}`` in it is replaced. Keys are compared in ``current``'s order, so the most telling comes first. A key
+    the checkpoint lacks altogether was added by a later version: OutdatedCheckpoint (the job starts over).
     """
     for name, value in current.items():
         if saved.get(name) == value:
             continue
+        if name not in saved:  # this version records more about a run than the one that wrote the checkpoint
+            raise OutdatedCheckpoint(path, None, f"a checkpoint without {name!r}")
         if explain and name in explain:
             raise CheckpointError(explain[name].format(path=path))
         raise CheckpointError(

@@ -41,6 +41,11 @@ class TrainingData:
         return float(self.holes.mean())
 
 
+def plate_fingerprint(plate_colour: np.ndarray) -> str:
+    """A frame's fingerprint: SHA-256 of its colour channels as read, at full size (TrainingData.fingerprints)."""
+    return hashlib.sha256(np.ascontiguousarray(plate_colour).tobytes()).hexdigest()
+
+
 def load_training_data(shot: Shot, on_frame: Callable[[int], None] | None = None, seed: int = 0) -> TrainingData:
     """Read every frame once, check it, fit the colour encoding and encode."""
     rng = np.random.default_rng(seed)
@@ -54,7 +59,7 @@ def load_training_data(shot: Shot, on_frame: Callable[[int], None] | None = None
         plate_colour = shot.colour(plate)
         # Of the colour channels alone, what the network learns from: a matte grown in the plate's alpha (a
         # re-press in Nuke) leaves the frame's fingerprint as it was, and a warm start possible.
-        fingerprints[frame] = hashlib.sha256(np.ascontiguousarray(plate_colour).tobytes()).hexdigest()
+        fingerprints[frame] = plate_fingerprint(plate_colour)
         colour = np.where(hole[..., None], 0.0, plate_colour).astype(np.float32)
         known = colour[~hole]
         if len(known):

@@ -42,9 +42,13 @@ class RefineTrainer(TrainingLoop):
     label = "Refinement"
 
     def __init__(self, bank: PatchBank, channels: int, settings: TrainSettings, width: int, iterations: int,
-                 device: torch.device, checkpoint_path: str | None = None, seed: int = 0):
-        """``settings``: the base scale's (batch size, learning rate, checkpoint cadence, time budget)."""
+                 device: torch.device, checkpoint_path: str | None = None, seed: int = 0,
+                 size: tuple[int, int] | None = None, fingerprints: dict[int, str] | None = None):
+        """``settings``: the base scale's (batch size, learning rate, checkpoint cadence, time budget); ``size``:
+        the scale's frame size (width, height) and ``fingerprints`` the shot's (TrainingData.fingerprints), which
+        let a later job of the same shot warm-start this scale from this run's checkpoint."""
         self.settings, self.width, self.seed = settings, width, seed
+        self.channels, self.size, self._fingerprints = channels, size, dict(fingerprints or {})
         torch.manual_seed(seed)
         model = InpaintGenerator(channels, width, two_stage=False).to(device, memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
@@ -72,8 +76,14 @@ class RefineTrainer(TrainingLoop):
         return masked_l1(final.float(), target, known) + masked_l1(final.float(), target, borrowed)
 
     def compatibility(self) -> dict:
-        """The net's width and the patches' shape fix the weights and batches; the seed fixes their draws."""
-        return {"width": self.width, "crop": self.crop, "batch_size": self.settings.batch_size, "seed": self.seed}
+        """The scale's frames first (a warm start checks them: every scale's generator has the same shapes), then
+        the net's width and the patches' shape, which fix the weights and batches; the seed fixes their draws."""
+        shot = {"size": list(self.size) if self.size else None, "channels": self.channels}
+        return {"shot": shot, "width": self.width, "crop": self.crop, "batch_size": self.settings.batch_size,
+                "seed": self.seed}
+
+    def fingerprints(self) -> dict[int, str]:
+        return dict(self._fingerprints)
 
     def release_bank(self) -> None:
         """Drop the patches once trained (filling needs the model alone)."""

@@ -241,3 +241,80 @@ def test_a_warm_refiner_propagates_one_borrowed_configuration_and_its_resume_kee
     run_job(replace(spec, resume=True), resumed)
     assert any(s.startswith("Resuming from") for s in resumed.stages), resumed.stages
     assert any(s.startswith("Refiner: 1 borrowed-hole propagation in") for s in resumed.stages), resumed.stages
+
+
+# -- progressive (large-frame) jobs: every scale starts from the same scale's network ----------------------------
+
+
+def _progressive(tmp_path, shot: ShotSpec, **options) -> JobSpec:
+    """Two scales (24x16 -> 48x32), the network at both (paper fill: guided trains none where frames show all)."""
+    return _job(tmp_path, shot, fill="paper", progressive="on", progressive_base=24, **options)
+
+
+def _seeded_weights(monkeypatch) -> list[dict]:
+    """Each scale's weights as its training began, in scale order."""
+    import inpaint_core.jobs.progressive as progressive
+
+    seeded, real = [], progressive.train_in_job
+
+    def spy(ctx, trainer):
+        seeded.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        return real(ctx, trainer)
+
+    monkeypatch.setattr(progressive, "train_in_job", spy)
+    return seeded
+
+
+def test_a_progressive_rerun_starts_every_scale_from_its_own_network(tmp_path, monkeypatch):
+    shot = _shot(tmp_path)
+    first = run_job(_progressive(tmp_path, shot))
+    base = first.checkpoint
+    assert base.endswith(".scale0.ckpt")
+    scales = [base, base.replace(".scale0.", ".scale1.")]
+    trained = [load_checkpoint(path)["model"] for path in scales]
+    seeded = _seeded_weights(monkeypatch)
+    news = _News()
+    run_job(_progressive(tmp_path, shot), news)
+    for path in scales:
+        assert any(s.startswith(f"Warm start from {path} (") and "4 frames unchanged" in s for s in news.stages), \
+            news.stages
+    assert not news.warnings
+    assert len(seeded) == 2
+    for start, done in zip(seeded, trained):
+        assert all(torch.equal(start[k], done[k]) for k in done)
+
+
+def test_a_progressive_job_named_by_its_base_checkpoint_seeds_each_scale(tmp_path):
+    shot = _shot(tmp_path)
+    first = run_job(_progressive(tmp_path, shot, work_dir=str(tmp_path / "first")))
+    news = _News()
+    run_job(_progressive(tmp_path, shot, work_dir=str(tmp_path / "second"), warm_start=first.checkpoint), news)
+    assert any(s.startswith(f"Warm start from {first.checkpoint}") for s in news.stages), news.stages
+    sibling = first.checkpoint.replace(".scale0.", ".scale1.")
+    assert any(s.startswith(f"Warm start from {sibling}") for s in news.stages), news.stages
+
+
+def test_a_progressive_job_of_a_changed_plate_starts_every_scale_cold_and_says_why(tmp_path):
+    shot = _shot(tmp_path)
+    run_job(_progressive(tmp_path, shot))
+    plate = read_frame(str(tmp_path / "plate.1002.exr"))
+    plate.pixels[3, 5, 1] += np.float16(0.25)
+    write_frame(str(tmp_path / "plate.1002.exr"), plate.pixels, plate.spec, overwrite=True)
+    news = _News()
+    run_job(_progressive(tmp_path, shot), news)
+    assert not any(s.startswith("Warm start") for s in news.stages), news.stages
+    changed = [w for w in news.warnings if w.startswith("Starting cold: the plate's pixels changed in 1 of the frames")]
+    assert len(changed) == 2 and all("first 1002" in w for w in changed), news.warnings
+
+
+def test_a_single_scale_checkpoint_never_seeds_a_progressive_scale(tmp_path):
+    """Same shot, same pixels: the single-scale network was trained at another size (scale 1) or is another kind
+    of network (scale 2); both scales start cold and say why."""
+    shot = _shot(tmp_path)
+    single_scale = run_job(_job(tmp_path, shot, fill="paper", work_dir=str(tmp_path / "single"))).checkpoint
+    news = _News()
+    run_job(_progressive(tmp_path, shot, work_dir=str(tmp_path / "p"), warm_start_sources=(single_scale,)), news)
+    assert not any(s.startswith("Warm start") for s in news.stages), news.stages
+    assert any("was trained on frames of size [48, 32], this shot has [24, 16]" in w for w in news.warnings), \
+        news.warnings
+    assert any("this job trains a 'refine' one" in w for w in news.warnings), news.warnings

@@ -224,6 +224,21 @@ def test_a_trainer_refuses_an_old_checkpoint_as_outdated_and_changes_nothing(tmp
         refiner.resume()
 
 
+def test_a_checkpoint_without_a_key_this_version_records_is_outdated_not_an_error(tmp_path):
+    """A refine scale's checkpoint from before it recorded its frame size (for warm starts): the job starts over
+    instead of failing on a resume across an upgrade."""
+    path = str(tmp_path / "scale1.ckpt")
+    earlier = RefineTrainer(_bank_from_frames(160, 90), 3, _settings(), 4, 2, CPU, path, size=(160, 90))
+    earlier.train()
+    state = torch.load(path, weights_only=True)
+    del state["compatibility"]["shot"]
+    torch.save(state, path)
+    refiner = RefineTrainer(_bank_from_frames(160, 90), 3, _settings(), 4, 4, CPU, path, size=(160, 90))
+    with pytest.raises(OutdatedCheckpoint, match="a checkpoint without 'shot'"):
+        refiner.resume()
+    assert refiner.iteration == 0
+
+
 class _Warnings(JobReporter):
     def __init__(self):
         self.warnings, self.stages = [], []
